@@ -1,0 +1,50 @@
+# truesight: one static binary, built without cgo.
+GO        ?= go
+BIN       ?= bin/truesight
+PKGS      ?= ./...
+GOLANGCI_VERSION ?= v2.15.0
+GOBIN     ?= $(shell $(GO) env GOPATH)/bin
+export CGO_ENABLED = 0
+export TRUESIGHT_CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
+
+.PHONY: all build test unit lint deps bench run generate fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/truesight
+
+# deps installs what the tests need on a fresh machine (apt packages, Go
+# modules, golangci-lint). It is idempotent and fast when all is present.
+deps:
+	bash scripts/deps.sh
+
+# test is what CI runs: setup, lint, then every test (kernel and container
+# tests included; they need root).
+test: deps lint unit
+
+unit:
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GOBIN)/golangci-lint run --timeout 10m $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+run: build
+	./$(BIN) rules list
+
+# generate rebuilds the eBPF objects and vmlinux.h (needs clang, bpftool).
+generate:
+	$(GO) generate ./internal/sensor/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 10m ./internal/condition/
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 10m ./internal/rules/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,84 @@
+package condition
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// conformanceDir locates the shared conformance data: $TRUESIGHT_CONFORMANCE_DIR,
+// else ../shared/conformance next to the repository. Missing data fails the
+// test in CI and skips it elsewhere.
+func conformanceDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "conformance")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("conformance data missing at %s (set TRUESIGHT_CONFORMANCE_DIR): %v", dir, err)
+		}
+		t.Skipf("conformance data missing at %s: %v", dir, err)
+	}
+	return dir
+}
+
+// parserVector is one case of libsinsp's filter parser tests.
+type parserVector struct {
+	Filter string `json:"filter"`
+	Expect string `json:"expect"` // "accept" or "reject"
+	Line   int    `json:"line"`   // line in the upstream test file
+}
+
+func loadParserVectors(t testing.TB) []parserVector {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(conformanceDir(t), "falco", "filter-parser-vectors.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []parserVector
+	if err := json.Unmarshal(b, &vs); err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+// Every condition libsinsp's parser accepts is accepted, every one it rejects
+// is rejected, and accepted ones print to text that parses to the same tree.
+func TestParseAgreesWithLibsinspVectors(t *testing.T) {
+	vs := loadParserVectors(t)
+	if len(vs) != 526 {
+		t.Fatalf("got %d vectors, want 526", len(vs))
+	}
+	accepted := 0
+	for _, v := range vs {
+		if v.Expect != "accept" && v.Expect != "reject" {
+			t.Fatalf("line %d: unknown expectation %q", v.Line, v.Expect)
+		}
+		e, err := Parse(v.Filter)
+		switch {
+		case v.Expect == "accept" && err != nil:
+			t.Errorf("line %d: Parse(%q) = %v, want accepted", v.Line, v.Filter, err)
+		case v.Expect == "reject" && err == nil:
+			t.Errorf("line %d: Parse(%q) accepted as %s, want rejected", v.Line, v.Filter, e)
+		case err != nil:
+			if _, ok := err.(*Error); !ok {
+				t.Errorf("line %d: error %T is not *Error", v.Line, err)
+			}
+		default:
+			accepted++
+			s := e.String()
+			e2, err := Parse(s)
+			if err != nil {
+				t.Errorf("line %d: printed form %q of %q does not parse: %v", v.Line, s, v.Filter, err)
+			} else if s2 := e2.String(); s2 != s {
+				t.Errorf("line %d: %q prints %q, which reprints %q", v.Line, v.Filter, s, s2)
+			}
+		}
+	}
+	if accepted != 335 {
+		t.Errorf("accepted %d vectors, want 335", accepted)
+	}
+}

@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/truesightsec/truesight/internal/condition"
+	"github.com/truesightsec/truesight/internal/event"
+	"github.com/truesightsec/truesight/internal/fields"
+	"github.com/truesightsec/truesight/internal/output"
+	"github.com/truesightsec/truesight/internal/rules"
+)
+
+// Matching says how many rules may alert for one event.
+type Matching uint8
+
+const (
+	// MatchFirst alerts only the first matching rule in file order (Falco's
+	// default, rule_matching: first).
+	MatchFirst Matching = iota
+	// MatchAll alerts every matching rule (rule_matching: all).
+	MatchAll
+)
+
+// ParseMatching reads Falco's rule_matching setting.
+func ParseMatching(s string) (Matching, error) {
+	switch strings.ToLower(s) {
+	case "", "first":
+		return MatchFirst, nil
+	case "all":
+		return MatchAll, nil
+	}
+	return 0, fmt.Errorf("rule_matching must be first or all, not %q", s)
+}
+
+// Options tune an engine.
+type Options struct {
+	Matching Matching
+	// MinPriority drops rules less severe than this at load, as Falco's
+	// priority setting does. The zero value keeps everything (Debug).
+	MinPriority rules.Priority
+	// HasMinPriority must be set for MinPriority to apply.
+	HasMinPriority bool
+}
+
+// Rule is a compiled, enabled rule.
+type Rule struct {
+	Name     string
+	Desc     string
+	Priority rules.Priority
+	Source   event.Source
+	Tags     []string
+	Output   *output.Format
+	// Types are the event types the rule can match; AllTypes is set when its
+	// condition does not constrain evt.type.
+	Types    []event.Type
+	AllTypes bool
+	// Condition is the compiled condition text, as Falco prints it.
+	Condition string
+
+	pred  Predicate
+	order int
+}
+
+// Eval reports whether the rule's condition holds for the event.
+func (r *Rule) Eval(c *fields.Ctx) bool { return r.pred.Eval(c) }
+
+// NewRule compiles one rule. The condition must have its macros resolved;
+// types are the event type names the loader found it can match (nil with
+// all set for a rule that matches every type).
+func NewRule(name string, cond condition.Expr, outputFormat string, types []string, all bool) (*Rule, error) {
+	pred, err := Compile(cond)
+	if err != nil {
+		return nil, err
+	}
+	f, err := output.Compile(outputFormat)
+	if err != nil {
+		return nil, err
+	}
+	r := &Rule{Name: name, Output: f, Condition: cond.String(), pred: pred, AllTypes: all}
+	if !all {
+		for _, n := range types {
+			if t, ok := event.TypeByName(n); ok {
+				r.Types = append(r.Types, t)
+			}
+		}
+		slices.Sort(r.Types)
+	}
+	return r, nil
+}
+
+// sources is the number of event sources the engine indexes.
+const sources = 2
+
+// Engine runs events through an indexed set of compiled rules. It is
+// immutable once built: hot reload builds a new Engine and swaps it.
+type Engine struct {
+	opts   Options
+	rules  []*Rule
+	byType [sources][][]*Rule
+}
+
+// New indexes compiled rules (in file order) by source and event type.
+func New(rs []*Rule, opts Options) *Engine {
+	e := &Engine{opts: opts}
+	for s := range e.byType {
+		e.byType[s] = make([][]*Rule, event.NumTypes)
+	}
+	for i, r := range rs {
+		if opts.HasMinPriority && r.Priority > opts.MinPriority {
+			continue
+		}
+		r.order = i
+		e.rules = append(e.rules, r)
+		src := int(r.Source)
+		if src >= sources {
+			continue
+		}
+		if r.AllTypes {
+			for t := 1; t < event.NumTypes; t++ {
+				e.byType[src][t] = append(e.byType[src][t], r)
+			}
+			continue
+		}
+		for _, t := range r.Types {
+			e.byType[src][t] = append(e.byType[src][t], r)
+		}
+	}
+	return e
+}
+
+// Rules returns the engine's rules in file order.
+func (e *Engine) Rules() []*Rule { return e.rules }
+
+// Types returns the event types of a source that at least one rule needs:
+// the set a sensor must capture.
+func (e *Engine) Types(src event.Source) []event.Type {
+	var out []event.Type
+	for t, rs := range e.byType[src] {
+		if len(rs) > 0 {
+			out = append(out, event.Type(t))
+		}
+	}
+	return out
+}
+
+// Match runs the event in c through the rules of its type and calls fn for
+// each rule that matches: only the first one with MatchFirst. It returns
+// the number of matches. Match does not allocate.
+func (e *Engine) Match(c *fields.Ctx, fn func(r *Rule)) int {
+	src := int(c.Evt.Source)
+	if src >= sources || int(c.Evt.Type) >= len(e.byType[src]) {
+		return 0
+	}
+	n := 0
+	for _, r := range e.byType[src][c.Evt.Type] {
+		if r.pred.Eval(c) {
+			n++
+			fn(r)
+			if e.opts.Matching == MatchFirst {
+				return n
+			}
+		}
+	}
+	return n
+}
+
+// Alert builds the alert a matched rule raises for the event in c.
+func (r *Rule) Alert(c *fields.Ctx) *output.Alert {
+	return &output.Alert{
+		Time:     c.Evt.Time,
+		Rule:     r.Name,
+		Priority: r.Priority.String(),
+		Source:   r.Source.String(),
+		Tags:     r.Tags,
+		Hostname: c.Hostname,
+		Message:  r.Output.String(c),
+		Fields:   r.Output.Values(c),
+	}
+}

@@ -1,0 +1,233 @@
+package event
+
+import "net/netip"
+
+// Source names where an event came from, as Falco's evt.source and the
+// "source" key of a JSON alert do.
+type Source uint8
+
+const (
+	// SourceSyscall is the kernel's syscall stream (live or replayed).
+	SourceSyscall Source = iota
+	// SourceTruesight is truesight's own detectors (hidden processes,
+	// preload configuration, injected libraries).
+	SourceTruesight
+)
+
+// String returns the Falco name of the source.
+func (s Source) String() string {
+	switch s {
+	case SourceSyscall:
+		return "syscall"
+	case SourceTruesight:
+		return "truesight"
+	}
+	return "unknown"
+}
+
+// SourceByName parses a rule's source key.
+func SourceByName(name string) (Source, bool) {
+	switch name {
+	case "syscall":
+		return SourceSyscall, true
+	case "truesight":
+		return SourceTruesight, true
+	}
+	return 0, false
+}
+
+// MaxParams bounds the parameters of one event so that an Event needs no
+// allocation of its own.
+const MaxParams = 12
+
+// Param is one event parameter as Falco shows it in evt.arg.<name>: its name
+// and its rendered text (flags as names, fds as numbers, paths as strings).
+// Num holds the raw integer value where the parameter is numeric.
+type Param struct {
+	Name string
+	Text string
+	Num  int64
+}
+
+// Event is one syscall exit or one detector finding.
+type Event struct {
+	Num    uint64 // sequence number, starting at 1
+	Time   int64  // nanoseconds since the Unix epoch
+	Type   Type
+	Source Source
+	CPU    uint16
+	Tid    int64 // host thread id
+	Pid    int64 // host thread-group id
+	Res    int64 // return value (negative errno on failure)
+
+	// HasRes is false for events that have no return value (process exit,
+	// findings).
+	HasRes bool
+
+	Params  [MaxParams]Param
+	NParams int
+
+	// FD is the file descriptor the event opened, used or closed, resolved
+	// against the process's fd table; nil when the event has none.
+	FD *FD
+
+	// Finding carries a detector's report; nil for syscall events.
+	Finding *Finding
+}
+
+// AddParam appends a parameter, dropping it if the event is full.
+func (e *Event) AddParam(name, text string, num int64) {
+	if e.NParams < MaxParams {
+		e.Params[e.NParams] = Param{Name: name, Text: text, Num: num}
+		e.NParams++
+	}
+}
+
+// Param returns the parameter with the given name.
+func (e *Event) Param(name string) (*Param, bool) {
+	for i := 0; i < e.NParams; i++ {
+		if e.Params[i].Name == name {
+			return &e.Params[i], true
+		}
+	}
+	return nil, false
+}
+
+// ParamAt returns the i-th parameter (0-based).
+func (e *Event) ParamAt(i int) (*Param, bool) {
+	if i < 0 || i >= e.NParams {
+		return nil, false
+	}
+	return &e.Params[i], true
+}
+
+// Reset clears the event for reuse by a decoder.
+func (e *Event) Reset() {
+	*e = Event{}
+}
+
+// FDType is the kind of object behind a file descriptor, as Falco's fd.type.
+type FDType uint8
+
+// File descriptor types. Their characters (fd.typechar) follow Falco.
+const (
+	FDUnknown FDType = iota
+	FDFile
+	FDDirectory
+	FDIPv4
+	FDIPv6
+	FDUnix
+	FDPipe
+	FDEvent
+	FDSignalfd
+	FDEventPoll
+	FDInotify
+	FDTimerfd
+	FDNetlink
+	FDBPF
+	FDUserfaultfd
+	FDIOUring
+	FDMemfd
+	FDPidfd
+)
+
+var fdTypeNames = [...]string{"<NA>", "file", "directory", "ipv4", "ipv6", "unix", "pipe", "event", "signalfd", "eventpoll", "inotify", "timerfd", "netlink", "bpf", "userfaultfd", "io_uring", "memfd", "pidfd"}
+var fdTypeChars = [...]string{"?", "f", "d", "4", "6", "u", "p", "e", "s", "l", "i", "t", "n", "b", "u", "r", "m", "P"}
+
+// String returns Falco's fd.type name.
+func (t FDType) String() string {
+	if int(t) < len(fdTypeNames) {
+		return fdTypeNames[t]
+	}
+	return "<NA>"
+}
+
+// Char returns Falco's fd.typechar.
+func (t FDType) Char() string {
+	if int(t) < len(fdTypeChars) {
+		return fdTypeChars[t]
+	}
+	return "?"
+}
+
+// L4Proto is the transport protocol of a socket.
+type L4Proto uint8
+
+// Transport protocols, named as fd.l4proto prints them.
+const (
+	L4Unknown L4Proto = iota
+	L4TCP
+	L4UDP
+	L4ICMP
+	L4Raw
+)
+
+// String returns Falco's fd.l4proto text.
+func (p L4Proto) String() string {
+	switch p {
+	case L4TCP:
+		return "tcp"
+	case L4UDP:
+		return "udp"
+	case L4ICMP:
+		return "icmp"
+	case L4Raw:
+		return "raw"
+	}
+	return "<NA>"
+}
+
+// FD is what a file descriptor refers to.
+type FD struct {
+	Num  int64
+	Type FDType
+
+	// Name is the path as Falco shows it in fd.name: for files the
+	// kernel-resolved absolute path as the process sees it (inside its own
+	// root), for sockets the "cip:cport->sip:sport" tuple.
+	Name string
+	// NameRaw is the path string the syscall was given, unresolved.
+	NameRaw string
+	// NameChanged is set when Name differs from what the fd had before
+	// (fd.name_changed).
+	NameChanged bool
+
+	Flags  uint32 // open flags in the kernel's O_* encoding
+	Mode   uint32
+	Dev    uint32
+	Ino    uint64
+	Upper  bool // the file lives on an overlayfs upper layer
+	Exists bool // the file existed before the open
+
+	// TargetContainer is the id of the container whose root filesystem
+	// holds the file ("host" for the host root, "" when unknown); it
+	// differs from the process's container for writes through
+	// /proc/<pid>/root/....
+	TargetContainer string
+	// TargetPath is the path inside that container's root.
+	TargetPath string
+
+	// Sockets.
+	L4         L4Proto
+	Family     uint16
+	ClientIP   netip.Addr
+	ServerIP   netip.Addr
+	ClientPort uint16
+	ServerPort uint16
+	// LocalIsServer says whether the local end is the server side.
+	LocalIsServer bool
+	Connected     bool
+}
+
+// Finding is a detector's report, carried by events of SourceTruesight.
+type Finding struct {
+	Kind      string // hidden_process, preload_config, preload_env, injected_library
+	Summary   string
+	Views     string // which views disagree, for hidden processes
+	Library   string // path inside the root
+	SHA256    string
+	Symbols   string // overridden symbols, comma-separated
+	Root      string // the root the finding lives in
+	Detail    map[string]string
+	FirstSeen int64
+}

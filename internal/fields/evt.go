@@ -1,0 +1,199 @@
+package fields
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/truesightsec/truesight/internal/event"
+)
+
+func init() {
+	simple("evt.num", Uint64, "sequence number of the event, starting at 1", func(c *Ctx) (Value, bool) { return num(int64(c.Evt.Num)) })
+	simple("evt.type", String, "event type: the syscall's name (openat, execve) or the finding's kind", func(c *Ctx) (Value, bool) { return str(c.Evt.Type.String()) })
+	simple("syscall.type", String, "syscall name for syscall events; missing for other sources", func(c *Ctx) (Value, bool) {
+		if c.Evt.Source != event.SourceSyscall {
+			return Value{}, false
+		}
+		return str(c.Evt.Type.String())
+	})
+	register(&Field{Name: "evt.type.is", Type: Bool, Desc: "true when evt.type equals the argument, e.g. evt.type.is[open]", Arg: KeyArg, ArgRequired: true,
+		bind: func(arg string, _ bool) (Extractor, Multi, error) {
+			t, _ := event.TypeByName(arg)
+			return func(c *Ctx) (Value, bool) { return boolean(c.Evt.Type == t && t != event.Unknown) }, nil, nil
+		}})
+	simple("evt.dir", String, "deprecated: direction of the event; always < since every event is an exit", func(c *Ctx) (Value, bool) { return str("<") })
+	registry["evt.dir"].Deprecated = true
+	simple("evt.cpu", Int64, "CPU the event happened on", func(c *Ctx) (Value, bool) { return num(int64(c.Evt.CPU)) })
+	simple("evt.source", String, "where the event came from: syscall or truesight (detector findings)", func(c *Ctx) (Value, bool) { return str(c.Evt.Source.String()) })
+	simple("evt.hostname", String, "name of the host the agent runs on", func(c *Ctx) (Value, bool) { return str(c.Hostname) })
+	simple("evt.is_async", Bool, "true for events that no thread caused (none yet)", func(c *Ctx) (Value, bool) { return boolean(false) })
+
+	simple("evt.rawtime", AbsTime, "event time in nanoseconds since the epoch", func(c *Ctx) (Value, bool) { return num(c.Evt.Time) })
+	simple("evt.rawtime.s", Uint64, "seconds part of evt.rawtime", func(c *Ctx) (Value, bool) { return num(c.Evt.Time / 1e9) })
+	simple("evt.rawtime.ns", Uint64, "nanoseconds part of evt.rawtime", func(c *Ctx) (Value, bool) { return num(c.Evt.Time % 1e9) })
+	simple("evt.time", String, "event time as HH:MM:SS.nnnnnnnnn in local time", func(c *Ctx) (Value, bool) { return str(ClockTime(c.Evt.Time)) })
+	simple("evt.time.s", String, "event time as HH:MM:SS in local time", func(c *Ctx) (Value, bool) {
+		return str(time.Unix(0, c.Evt.Time).Format("15:04:05"))
+	})
+	simple("evt.time.iso8601", String, "event time in ISO 8601 UTC with nanoseconds", func(c *Ctx) (Value, bool) { return str(ISOTime(c.Evt.Time)) })
+	simple("evt.datetime", String, "event date and time as YYYY-MM-DD HH:MM:SS.nnnnnnnnn in local time", func(c *Ctx) (Value, bool) {
+		return str(time.Unix(0, c.Evt.Time).Format("2006-01-02 15:04:05.000000000"))
+	})
+	simple("evt.datetime.s", String, "event date and time as YYYY-MM-DD HH:MM:SS in local time", func(c *Ctx) (Value, bool) {
+		return str(time.Unix(0, c.Evt.Time).Format("2006-01-02 15:04:05"))
+	})
+
+	simple("evt.rawres", Int64, "the syscall's return value as a number", func(c *Ctx) (Value, bool) {
+		if !c.Evt.HasRes {
+			return Value{}, false
+		}
+		return num(c.Evt.Res)
+	})
+	simple("evt.res", String, "SUCCESS or the errno name of a failed syscall (ENOENT)", func(c *Ctx) (Value, bool) {
+		if !c.Evt.HasRes {
+			return Value{}, false
+		}
+		return str(ResultText(c.Evt.Res))
+	})
+	simple("evt.failed", Bool, "true when the syscall returned an error", func(c *Ctx) (Value, bool) {
+		if !c.Evt.HasRes {
+			return Value{}, false
+		}
+		return boolean(c.Evt.Res < 0)
+	})
+	simple("evt.args", String, "every parameter of the event as name=value pairs", func(c *Ctx) (Value, bool) {
+		var b strings.Builder
+		for i := 0; i < c.Evt.NParams; i++ {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(c.Evt.Params[i].Name)
+			b.WriteByte('=')
+			b.WriteString(c.Evt.Params[i].Text)
+		}
+		return str(b.String())
+	})
+	simple("evt.info", String, "the event's parameters as text (same as evt.args for syscalls)", func(c *Ctx) (Value, bool) {
+		ex := registry["evt.args"]
+		e, _, _ := ex.bind("", false)
+		return e(c)
+	})
+	register(&Field{Name: "evt.arg", Type: String, Desc: "one parameter as text, by name (evt.arg.flags, evt.arg[flags]) or by position (evt.arg[0])", Arg: NameOrIndex, ArgRequired: true, bind: bindArg(false)})
+	register(&Field{Name: "evt.rawarg", Type: Int64, Desc: "one numeric parameter as a number, by name (evt.rawarg.res)", Arg: NameOrIndex, ArgRequired: true, bind: bindArg(true)})
+
+	simple("evt.is_open_read", Bool, "true for an open that asked for read access", func(c *Ctx) (Value, bool) {
+		f, ok := openFlags(c)
+		if !ok {
+			return boolean(false)
+		}
+		acc := f & syscall.O_ACCMODE
+		return boolean(acc == syscall.O_RDONLY || acc == syscall.O_RDWR)
+	})
+	simple("evt.is_open_write", Bool, "true for an open that asked for write access", func(c *Ctx) (Value, bool) {
+		f, ok := openFlags(c)
+		if !ok {
+			return boolean(false)
+		}
+		acc := f & syscall.O_ACCMODE
+		return boolean(acc == syscall.O_WRONLY || acc == syscall.O_RDWR)
+	})
+	simple("evt.is_open_exec", Bool, "true for an open with execute intent (O_EXEC is not used on Linux; false except for execve's open)", func(c *Ctx) (Value, bool) {
+		return boolean(false)
+	})
+	simple("evt.is_open_create", Bool, "true for an open with O_CREAT that created the file", func(c *Ctx) (Value, bool) {
+		f, ok := openFlags(c)
+		if !ok {
+			return boolean(false)
+		}
+		return boolean(f&syscall.O_CREAT != 0)
+	})
+	simple("evt.abspath", String, "absolute path of the file a path-taking syscall named (unlink, mkdir, rename source)", func(c *Ctx) (Value, bool) {
+		if c.Evt.FD != nil && c.Evt.FD.Name != "" {
+			return str(c.Evt.FD.Name)
+		}
+		return Value{}, false
+	})
+}
+
+// openTypes are the event types whose flags parameter is an open's flags.
+var openTypes = map[event.Type]bool{
+	event.MustType("open"): true, event.MustType("openat"): true, event.MustType("openat2"): true,
+	event.MustType("creat"): true, event.MustType("open_by_handle_at"): true,
+}
+
+func openFlags(c *Ctx) (uint32, bool) {
+	if !openTypes[c.Evt.Type] {
+		return 0, false
+	}
+	if c.Evt.Type == event.MustType("creat") {
+		return syscall.O_CREAT | syscall.O_WRONLY | syscall.O_TRUNC, true
+	}
+	p, ok := c.Evt.Param("flags")
+	if !ok {
+		return 0, false
+	}
+	return uint32(p.Num), true
+}
+
+func bindArg(raw bool) func(arg string, hasArg bool) (Extractor, Multi, error) {
+	return func(arg string, _ bool) (Extractor, Multi, error) {
+		if i, err := strconv.Atoi(arg); err == nil {
+			return func(c *Ctx) (Value, bool) {
+				p, ok := c.Evt.ParamAt(i)
+				if !ok {
+					return Value{}, false
+				}
+				if raw {
+					return num(p.Num)
+				}
+				return str(p.Text)
+			}, nil, nil
+		}
+		if arg == "res" {
+			return func(c *Ctx) (Value, bool) {
+				if !c.Evt.HasRes {
+					return Value{}, false
+				}
+				if raw {
+					return num(c.Evt.Res)
+				}
+				return str(ResultText(c.Evt.Res))
+			}, nil, nil
+		}
+		return func(c *Ctx) (Value, bool) {
+			p, ok := c.Evt.Param(arg)
+			if !ok {
+				return Value{}, false
+			}
+			if raw {
+				return num(p.Num)
+			}
+			return str(p.Text)
+		}, nil, nil
+	}
+}
+
+// ResultText renders a syscall return value as evt.res does.
+func ResultText(res int64) string {
+	if res >= 0 {
+		return "SUCCESS"
+	}
+	if name := ErrnoName(-res); name != "" {
+		return name
+	}
+	return strconv.FormatInt(res, 10)
+}
+
+// ClockTime formats nanoseconds since the epoch as Falco's text alert time,
+// HH:MM:SS.nnnnnnnnn in local time.
+func ClockTime(ns int64) string {
+	return time.Unix(0, ns).Format("15:04:05.000000000")
+}
+
+// ISOTime formats nanoseconds since the epoch as Falco's JSON alert time,
+// YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ in UTC.
+func ISOTime(ns int64) string {
+	return time.Unix(0, ns).UTC().Format("2006-01-02T15:04:05.000000000Z")
+}

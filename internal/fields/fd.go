@@ -1,0 +1,262 @@
+package fields
+
+import (
+	"net/netip"
+	"path"
+
+	"github.com/truesightsec/truesight/internal/container"
+	"github.com/truesightsec/truesight/internal/event"
+)
+
+func fdField(name string, t Type, desc string, get func(c *Ctx, fd *event.FD) (Value, bool)) {
+	simple(name, t, desc, func(c *Ctx) (Value, bool) {
+		if c.Evt.FD == nil {
+			return Value{}, false
+		}
+		return get(c, c.Evt.FD)
+	})
+}
+
+func isSocket(fd *event.FD) bool {
+	return fd.Type == event.FDIPv4 || fd.Type == event.FDIPv6
+}
+
+func addr(a netip.Addr) (Value, bool) {
+	if !a.IsValid() {
+		return Value{}, false
+	}
+	return Value{IP: a, Bits: a.BitLen()}, true
+}
+
+func localIP(fd *event.FD) netip.Addr {
+	if fd.LocalIsServer {
+		return fd.ServerIP
+	}
+	return fd.ClientIP
+}
+
+func remoteIP(fd *event.FD) netip.Addr {
+	if fd.LocalIsServer {
+		return fd.ClientIP
+	}
+	return fd.ServerIP
+}
+
+// ipFields registers an address field with both a single value (for
+// outputs) and, when both is set, a condition form that matches either end.
+func ipField(name string, t Type, desc string, get func(fd *event.FD) netip.Addr, both bool) {
+	register(&Field{Name: name, Type: t, Desc: desc, bind: func(string, bool) (Extractor, Multi, error) {
+		ex := func(c *Ctx) (Value, bool) {
+			if c.Evt.FD == nil || !isSocket(c.Evt.FD) {
+				return Value{}, false
+			}
+			return addr(get(c.Evt.FD))
+		}
+		if !both {
+			return ex, nil, nil
+		}
+		return ex, func(c *Ctx, yield func(Value) bool) {
+			fd := c.Evt.FD
+			if fd == nil || !isSocket(fd) {
+				return
+			}
+			if v, ok := addr(fd.ClientIP); ok && !yield(v) {
+				return
+			}
+			if v, ok := addr(fd.ServerIP); ok {
+				yield(v)
+			}
+		}, nil
+	}})
+}
+
+func portField(name, desc string, get func(fd *event.FD) uint16, both bool) {
+	register(&Field{Name: name, Type: Port, Desc: desc, bind: func(string, bool) (Extractor, Multi, error) {
+		ex := func(c *Ctx) (Value, bool) {
+			if c.Evt.FD == nil || !isSocket(c.Evt.FD) {
+				return Value{}, false
+			}
+			return num(int64(get(c.Evt.FD)))
+		}
+		if !both {
+			return ex, nil, nil
+		}
+		return ex, func(c *Ctx, yield func(Value) bool) {
+			fd := c.Evt.FD
+			if fd == nil || !isSocket(fd) {
+				return
+			}
+			if !yield(Value{N: int64(fd.ClientPort)}) {
+				return
+			}
+			yield(Value{N: int64(fd.ServerPort)})
+		}, nil
+	}})
+}
+
+func init() {
+	fdField("fd.num", Int64, "file descriptor number (-1 when the syscall failed)", func(c *Ctx, fd *event.FD) (Value, bool) { return num(fd.Num) })
+	fdField("fd.type", String, "type of the file descriptor: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, memfd", func(c *Ctx, fd *event.FD) (Value, bool) {
+		if fd.Type == event.FDUnknown {
+			return Value{}, false
+		}
+		return str(fd.Type.String())
+	})
+	fdField("fd.typechar", String, "type of the file descriptor as one character (f file, d directory, 4 ipv4, 6 ipv6, u unix, p pipe, ...)", func(c *Ctx, fd *event.FD) (Value, bool) {
+		return str(fd.Type.Char())
+	})
+	fdField("fd.name", String, "full name of the file descriptor: the path of a file, or cip:cport->sip:sport for a socket", func(c *Ctx, fd *event.FD) (Value, bool) { return nonEmptyV(fd.Name) })
+	fdField("fd.nameraw", String, "the path exactly as the syscall was given it, before any resolution", func(c *Ctx, fd *event.FD) (Value, bool) { return nonEmptyV(fd.NameRaw) })
+	fdField("fd.directory", String, "directory of the file (the name itself for a directory)", func(c *Ctx, fd *event.FD) (Value, bool) {
+		switch fd.Type {
+		case event.FDDirectory:
+			return nonEmptyV(fd.Name)
+		case event.FDFile, event.FDMemfd:
+			if fd.Name == "" {
+				return Value{}, false
+			}
+			return str(path.Dir(fd.Name))
+		}
+		return Value{}, false
+	})
+	fdField("fd.filename", String, "file name without its directory", func(c *Ctx, fd *event.FD) (Value, bool) {
+		if fd.Type != event.FDFile || fd.Name == "" {
+			return Value{}, false
+		}
+		return str(path.Base(fd.Name))
+	})
+	fdField("fd.name_changed", Bool, "true when the event changed the name of the file descriptor", func(c *Ctx, fd *event.FD) (Value, bool) { return boolean(fd.NameChanged) })
+	fdField("fd.dev", Uint64, "device number of the file", func(c *Ctx, fd *event.FD) (Value, bool) { return num(int64(fd.Dev)) })
+	fdField("fd.dev.major", Uint64, "major device number of the file", func(c *Ctx, fd *event.FD) (Value, bool) { return num(int64(fd.Dev >> 20)) })
+	fdField("fd.dev.minor", Uint64, "minor device number of the file", func(c *Ctx, fd *event.FD) (Value, bool) { return num(int64(fd.Dev & 0xfffff)) })
+	fdField("fd.ino", Uint64, "inode number of the file", func(c *Ctx, fd *event.FD) (Value, bool) { return num(int64(fd.Ino)) })
+	fdField("fd.is_upper_layer", Bool, "true when the file lives in an overlayfs upper layer", func(c *Ctx, fd *event.FD) (Value, bool) { return boolean(fd.Upper) })
+	fdField("fd.containername", String, "container id and fd name joined by a colon", func(c *Ctx, fd *event.FD) (Value, bool) {
+		id := container.HostID
+		if c.Proc != nil {
+			id = c.Proc.ShortContainerID()
+		}
+		return str(id + ":" + fd.Name)
+	})
+
+	ipField("fd.ip", IPAddr, "an IP address of the connection: in a condition either end matches", func(fd *event.FD) netip.Addr { return fd.ServerIP }, true)
+	ipField("fd.cip", IPAddr, "client IP address", func(fd *event.FD) netip.Addr { return fd.ClientIP }, false)
+	ipField("fd.sip", IPAddr, "server IP address", func(fd *event.FD) netip.Addr { return fd.ServerIP }, false)
+	ipField("fd.lip", IPAddr, "local IP address", localIP, false)
+	ipField("fd.rip", IPAddr, "remote IP address", remoteIP, false)
+	ipField("fd.net", IPNet, "an IP network of the connection: in a condition either end inside the network matches (fd.net=10.0.0.0/8)", func(fd *event.FD) netip.Addr { return fd.ServerIP }, true)
+	ipField("fd.cnet", IPNet, "client IP address, compared as a member of a network", func(fd *event.FD) netip.Addr { return fd.ClientIP }, false)
+	ipField("fd.snet", IPNet, "server IP address, compared as a member of a network", func(fd *event.FD) netip.Addr { return fd.ServerIP }, false)
+	ipField("fd.lnet", IPNet, "local IP address, compared as a member of a network", localIP, false)
+	ipField("fd.rnet", IPNet, "remote IP address, compared as a member of a network", remoteIP, false)
+	portField("fd.port", "a port of the connection: in a condition either end matches", func(fd *event.FD) uint16 { return fd.ServerPort }, true)
+	portField("fd.cport", "client port", func(fd *event.FD) uint16 { return fd.ClientPort }, false)
+	portField("fd.sport", "server port", func(fd *event.FD) uint16 { return fd.ServerPort }, false)
+	portField("fd.lport", "local port", func(fd *event.FD) uint16 {
+		if fd.LocalIsServer {
+			return fd.ServerPort
+		}
+		return fd.ClientPort
+	}, false)
+	portField("fd.rport", "remote port", func(fd *event.FD) uint16 {
+		if fd.LocalIsServer {
+			return fd.ClientPort
+		}
+		return fd.ServerPort
+	}, false)
+	fdField("fd.l4proto", String, "transport protocol of the socket: tcp, udp, icmp or raw", func(c *Ctx, fd *event.FD) (Value, bool) {
+		if !isSocket(fd) || fd.L4 == event.L4Unknown {
+			return Value{}, false
+		}
+		return str(fd.L4.String())
+	})
+	fdField("fd.sockfamily", String, "socket family: ip or unix", func(c *Ctx, fd *event.FD) (Value, bool) {
+		switch fd.Type {
+		case event.FDIPv4, event.FDIPv6:
+			return str("ip")
+		case event.FDUnix:
+			return str("unix")
+		}
+		return Value{}, false
+	})
+	fdField("fd.is_server", Bool, "true when the process is the server end of the connection", func(c *Ctx, fd *event.FD) (Value, bool) {
+		if !isSocket(fd) {
+			return Value{}, false
+		}
+		return boolean(fd.LocalIsServer)
+	})
+	fdField("fd.connected", Bool, "true when the socket is connected", func(c *Ctx, fd *event.FD) (Value, bool) { return boolean(fd.Connected) })
+	for _, n := range []string{"fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name"} {
+		// Domain names need a DNS tracker truesight does not have: these
+		// fields are never extractable, so comparisons on them are false.
+		simple(n, String, "domain name of the address (not tracked: always missing)", func(c *Ctx) (Value, bool) { return Value{}, false })
+	}
+
+	// Our own: the container whose root filesystem holds the file.
+	fdField("fd.container.id", String, "truesight: id of the container whose root filesystem holds the file (host for the host's root); differs from container.id for writes through /proc/<pid>/root", func(c *Ctx, fd *event.FD) (Value, bool) {
+		if fd.TargetContainer == "" {
+			return Value{}, false
+		}
+		return str(container.ShortID(fd.TargetContainer))
+	})
+	fdField("fd.container.name", String, "truesight: name of the container whose root filesystem holds the file", func(c *Ctx, fd *event.FD) (Value, bool) {
+		if fd.TargetContainer == container.HostID {
+			return str(container.HostID)
+		}
+		if info := c.container(fd.TargetContainer); info != nil && info.Name != "" {
+			return str(info.Name)
+		}
+		return Value{}, false
+	})
+	fdField("fd.container.image", String, "truesight: image of the container whose root filesystem holds the file", func(c *Ctx, fd *event.FD) (Value, bool) {
+		if info := c.container(fd.TargetContainer); info != nil && info.Image != "" {
+			return str(info.Image)
+		}
+		return Value{}, false
+	})
+	fdField("fd.container.path", String, "truesight: path of the file inside the root of the container that holds it", func(c *Ctx, fd *event.FD) (Value, bool) {
+		return nonEmptyV(fd.TargetPath)
+	})
+	fdField("fd.cross_container", Bool, "truesight: true when the file lives in another container's root than the process's own (e.g. written through /proc/<pid>/root)", func(c *Ctx, fd *event.FD) (Value, bool) {
+		if fd.TargetContainer == "" || c.Proc == nil {
+			return Value{}, false
+		}
+		own := c.Proc.ContainerID
+		if own == "" {
+			own = container.HostID
+		}
+		return boolean(own != fd.TargetContainer)
+	})
+
+	// fs.path.*: paths of file-system syscalls that name files rather than
+	// open them (rename, link, unlink, mkdir, ...).
+	pathParam("fs.path.name", "path a file-system syscall acted on, resolved", []string{"path", "name", "pathname", "oldpath", "target"}, true)
+	pathParam("fs.path.nameraw", "path a file-system syscall acted on, as given", []string{"path", "name", "pathname", "oldpath", "target"}, false)
+	pathParam("fs.path.source", "source path of a rename, link or symlink, resolved", []string{"oldpath", "target"}, true)
+	pathParam("fs.path.sourceraw", "source path of a rename, link or symlink, as given", []string{"oldpath", "target"}, false)
+	pathParam("fs.path.target", "target path of a rename, link or symlink, resolved", []string{"newpath", "linkpath"}, true)
+	pathParam("fs.path.targetraw", "target path of a rename, link or symlink, as given", []string{"newpath", "linkpath"}, false)
+}
+
+// pathParam extracts the first present parameter of names. Resolved forms
+// use the FD's resolved name when the event carries one for that path.
+func pathParam(name, desc string, names []string, resolved bool) {
+	simple(name, String, desc, func(c *Ctx) (Value, bool) {
+		for _, n := range names {
+			if p, ok := c.Evt.Param(n); ok {
+				if resolved && c.Evt.FD != nil && c.Evt.FD.NameRaw == p.Text && c.Evt.FD.Name != "" {
+					return str(c.Evt.FD.Name)
+				}
+				return nonEmptyV(p.Text)
+			}
+		}
+		return Value{}, false
+	})
+}
+
+func (c *Ctx) container(id string) *container.Info {
+	if id == "" || id == container.HostID || c.Containers == nil {
+		return nil
+	}
+	return c.Containers(id)
+}
