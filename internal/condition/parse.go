@@ -3,6 +3,7 @@ package condition
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxDepth bounds the parser's recursion. It is counted the way libsinsp's
@@ -69,9 +70,22 @@ func Parse(text string) (expr Expr, err error) {
 	}()
 	expr = p.parseOr()
 	if p.pos != len(p.text) {
-		p.failf("unexpected token after '%s', expecting 'or', 'and'", p.last)
+		p.failf("unexpected token after '%s', expecting 'or', 'and'", clip(p.last))
 	}
 	return expr, nil
+}
+
+// clip shortens a token quoted in an error message.
+func clip(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
 }
 
 // parseError carries a syntax error up through the recursive descent; Parse

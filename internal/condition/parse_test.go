@@ -305,6 +305,8 @@ func TestStringPrintsFalcoCanonicalForm(t *testing.T) {
 		{`a.b = val(c.d[1])`, `a.b = val(c.d[1])`},
 		{`join(',', (a.b, 12)) = "1,2"`, `join(",", (a.b, 12)) = "1,2"`},
 		{"proc.name = oneof my_list", "proc.name = oneof my_list"},
+		{"not\band not", "((not) and (not))"},
+		{"not not", "not (not)"},
 	}
 	for _, tc := range tests {
 		e, err := Parse(tc.in)

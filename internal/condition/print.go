@@ -15,7 +15,8 @@ import "strings"
 // covers the empty string, values with ( ) , = or \v, a value ending in a
 // backslash, an empty field argument, and transformer string arguments.
 // Likewise a negated negation prints as "not (not x)", since "not not x"
-// parses as x. The guarantee is that String's output parses to a tree that
+// parses as x, and a macro named "not" inside a larger condition prints as
+// "(not)". The guarantee is that String's output parses to a tree that
 // prints the same.
 
 func (n *And) String() string        { return printExpr(n) }
@@ -58,7 +59,12 @@ func writeExpr(b *strings.Builder, e Expr) {
 			writeExpr(b, n.Child)
 		}
 	case *Identifier:
-		b.WriteString(n.Name)
+		if n.Name == "not" {
+			// Bare, "not" followed by a blank would read as negation.
+			b.WriteString("(not)")
+		} else {
+			b.WriteString(n.Name)
+		}
 	case *Compare:
 		writeOperand(b, n.Left)
 		b.WriteByte(' ')

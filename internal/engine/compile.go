@@ -111,15 +111,19 @@ type operand struct {
 	name  string
 }
 
-func (o *operand) each(c *fields.Ctx, yield func(fields.Value) bool) {
+// any reports whether any value of the operand passes t.
+func (o *operand) any(c *fields.Ctx, t fields.ValueTest) bool {
 	if o.multi != nil {
-		o.multi(c, yield)
-		return
+		return o.multi(c, t)
 	}
-	if v, ok := o.ex(c); ok {
-		yield(v)
-	}
+	v, ok := o.ex(c)
+	return ok && t.Test(v)
 }
+
+// anyValue passes every value: exists.
+type anyValue struct{}
+
+func (anyValue) Test(fields.Value) bool { return true }
 
 func compileOperand(op condition.Operand) (*operand, error) {
 	switch n := op.(type) {
@@ -196,20 +200,29 @@ func transform(n *condition.Transform, in *operand) (*operand, error) {
 	}
 	if in.multi != nil {
 		inMulti := in.multi
-		out.multi = func(c *fields.Ctx, yield func(fields.Value) bool) {
-			inMulti(c, func(v fields.Value) bool {
-				if w, ok := f(v); ok {
-					return yield(w)
-				}
-				return true
-			})
+		out.multi = func(c *fields.Ctx, t fields.ValueTest) bool {
+			return inMulti(c, transformedTest{f: f, t: t})
 		}
 	}
 	return out, nil
 }
 
+// transformedTest applies a transformer before testing a value.
+type transformedTest struct {
+	f func(fields.Value) (fields.Value, bool)
+	t fields.ValueTest
+}
+
+func (x transformedTest) Test(v fields.Value) bool {
+	w, ok := x.f(v)
+	return ok && x.t.Test(w)
+}
+
 // matcher tests one extracted value.
 type matcher func(v fields.Value) bool
+
+// Test makes a matcher a fields.ValueTest without allocating.
+func (m matcher) Test(v fields.Value) bool { return m(v) }
 
 // cmpNode compares a field against constant values.
 type cmpNode struct {
@@ -222,24 +235,12 @@ func (n *cmpNode) Eval(c *fields.Ctx) bool {
 		v, ok := n.left.ex(c)
 		return ok && n.match(v)
 	}
-	found := false
-	n.left.multi(c, func(v fields.Value) bool {
-		if n.match(v) {
-			found = true
-			return false
-		}
-		return true
-	})
-	return found
+	return n.left.multi(c, n.match)
 }
 
 type existsNode struct{ left *operand }
 
-func (n *existsNode) Eval(c *fields.Ctx) bool {
-	found := false
-	n.left.each(c, func(fields.Value) bool { found = true; return false })
-	return found
-}
+func (n *existsNode) Eval(c *fields.Ctx) bool { return n.left.any(c, anyValue{}) }
 
 // fieldCmpNode compares a field against another field (val(...)).
 type fieldCmpNode struct {
@@ -252,16 +253,16 @@ func (n *fieldCmpNode) Eval(c *fields.Ctx) bool {
 	if !ok {
 		return false
 	}
-	found := false
-	n.left.each(c, func(a fields.Value) bool {
-		if n.cmp(a, b) {
-			found = true
-			return false
-		}
-		return true
-	})
-	return found
+	return n.left.any(c, fieldTest{cmp: n.cmp, b: b})
 }
+
+// fieldTest compares each left value against the right field's value.
+type fieldTest struct {
+	cmp func(a, b fields.Value) bool
+	b   fields.Value
+}
+
+func (x fieldTest) Test(a fields.Value) bool { return x.cmp(a, x.b) }
 
 func compileCompare(n *condition.Compare) (Predicate, error) {
 	left, err := compileOperand(n.Left)

@@ -63,8 +63,8 @@ func TestCompiledConditionsEvaluate(t *testing.T) {
 		{"fd.name glob '/e?c/ld.so.*'", true},
 		{"fd.name glob /etc", false},
 		{"fd.name iglob /ETC/*", true},
-		{"fd.name regex '/etc/ld\\.so\\..*'", true},
-		{"fd.name regex 'ld\\.so'", false}, // full match, not search
+		{`fd.name regex '/etc/ld\\.so\\..*'`, true},
+		{`fd.name regex 'ld\\.so'`, false}, // full match, not search
 		{"fd.name pmatch (/etc)", true},
 		{"fd.name pmatch (/et)", false},
 		{"fd.directory = /etc", true},

@@ -205,6 +205,9 @@ var typeNames = []string{
 	"task_file_socket_netlink",
 	"task_file_anon_inode",
 	"keyctl",
+	// Syscalls the scap table has no event for; captured live.
+	"truncate",
+	"ftruncate",
 	// truesight detector findings (source "truesight").
 	"hidden_process",
 	"preload_config",

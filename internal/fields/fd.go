@@ -55,17 +55,16 @@ func ipField(name string, t Type, desc string, get func(fd *event.FD) netip.Addr
 		if !both {
 			return ex, nil, nil
 		}
-		return ex, func(c *Ctx, yield func(Value) bool) {
+		return ex, func(c *Ctx, t ValueTest) bool {
 			fd := c.Evt.FD
 			if fd == nil || !isSocket(fd) {
-				return
+				return false
 			}
-			if v, ok := addr(fd.ClientIP); ok && !yield(v) {
-				return
+			if v, ok := addr(fd.ClientIP); ok && t.Test(v) {
+				return true
 			}
-			if v, ok := addr(fd.ServerIP); ok {
-				yield(v)
-			}
+			v, ok := addr(fd.ServerIP)
+			return ok && t.Test(v)
 		}, nil
 	}})
 }
@@ -81,15 +80,12 @@ func portField(name, desc string, get func(fd *event.FD) uint16, both bool) {
 		if !both {
 			return ex, nil, nil
 		}
-		return ex, func(c *Ctx, yield func(Value) bool) {
+		return ex, func(c *Ctx, t ValueTest) bool {
 			fd := c.Evt.FD
 			if fd == nil || !isSocket(fd) {
-				return
+				return false
 			}
-			if !yield(Value{N: int64(fd.ClientPort)}) {
-				return
-			}
-			yield(Value{N: int64(fd.ServerPort)})
+			return t.Test(Value{N: int64(fd.ClientPort)}) || t.Test(Value{N: int64(fd.ServerPort)})
 		}, nil
 	}})
 }

@@ -68,9 +68,16 @@ type Ctx struct {
 // cannot be extracted (which makes every comparison on it false).
 type Extractor func(c *Ctx) (Value, bool)
 
-// Multi yields each value of a multi-valued field (proc.aname without an
-// index in a condition: every ancestor); yield returns false to stop.
-type Multi func(c *Ctx, yield func(Value) bool)
+// ValueTest tests one value of a multi-valued field.
+type ValueTest interface {
+	Test(v Value) bool
+}
+
+// Multi tests each value of a multi-valued field (proc.aname without an
+// index in a condition: every ancestor) and reports whether any passed,
+// stopping at the first. An interface rather than a callback keeps
+// evaluation free of allocations.
+type Multi func(c *Ctx, t ValueTest) bool
 
 // ArgKind says what argument a field takes.
 type ArgKind uint8

@@ -45,26 +45,31 @@ func procFamily(name, pname, aname string, desc string, get func(p *state.Proces
 						return Value{S: s}, ok
 					}, nil, nil
 				}
-				multi := func(c *Ctx, yield func(Value) bool) {
+				multi := func(c *Ctx, t ValueTest) bool {
 					if c.Proc == nil {
-						return
+						return false
 					}
 					for a, i := c.Proc.Parent, 0; a != nil && i < maxAncestors; a, i = a.Parent, i+1 {
-						if s, ok := get(a); ok && !yield(Value{S: s}) {
-							return
+						if s, ok := get(a); ok && t.Test(Value{S: s}) {
+							return true
 						}
 					}
+					return false
 				}
 				// In an output, the unindexed form lists the ancestors.
 				list := func(c *Ctx) (Value, bool) {
 					var b strings.Builder
-					multi(c, func(v Value) bool {
-						if b.Len() > 0 {
-							b.WriteByte(',')
+					if c.Proc == nil {
+						return Value{}, false
+					}
+					for a, i := c.Proc.Parent, 0; a != nil && i < maxAncestors; a, i = a.Parent, i+1 {
+						if s, ok := get(a); ok {
+							if b.Len() > 0 {
+								b.WriteByte(',')
+							}
+							b.WriteString(s)
 						}
-						b.WriteString(v.S)
-						return true
-					})
+					}
 					if b.Len() == 0 {
 						return Value{}, false
 					}
@@ -165,15 +170,16 @@ func init() {
 			if hasArg {
 				return ex, nil, nil
 			}
-			return ex, func(c *Ctx, yield func(Value) bool) {
+			return ex, func(c *Ctx, t ValueTest) bool {
 				if c.Proc == nil {
-					return
+					return false
 				}
 				for a, i := c.Proc.Parent, 0; a != nil && i < maxAncestors; a, i = a.Parent, i+1 {
-					if !yield(Value{N: a.Pid}) {
-						return
+					if t.Test(Value{N: a.Pid}) {
+						return true
 					}
 				}
+				return false
 			}, nil
 		}})
 	procInt("proc.sid", Int64, "session id", func(p *state.Process) (int64, bool) { return p.Sid, true })

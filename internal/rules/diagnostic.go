@@ -56,24 +56,24 @@ const (
 
 // Warning codes.
 const (
-	WarnAppend               Code = "WARNING_APPEND"                 // deprecated append: true
-	WarnEnabled              Code = "WARNING_ENABLED"                // deprecated enabled-only redefinition
-	WarnNoEvttype            Code = "WARNING_NO_EVTTYPE"             // rule matches (nearly) every event type
-	WarnUnknownSource        Code = "WARNING_UNKNOWN_SOURCE"         // rule skipped: source not available
-	WarnUnknownFilter        Code = "WARNING_UNKNOWN_FILTER"         // rule skipped by skip-if-unknown-filter
-	WarnUnusedMacro          Code = "WARNING_UNUSED_MACRO"           // macro never referenced
-	WarnUnusedList           Code = "WARNING_UNUSED_LIST"            // list never referenced
-	WarnUnknownItem          Code = "WARNING_UNKNOWN_ITEM"           // item of no known kind
-	WarnUnknownKey           Code = "WARNING_UNKNOWN_KEY"            // key not valid for its item
-	WarnAppendNoValues       Code = "WARNING_APPEND_NO_VALUES"       // exception override without values
-	WarnExceptionNameReused  Code = "WARNING_EXCEPTION_NAME_REUSED"  // two exceptions share a name
-	WarnInvalidMacroName     Code = "WARNING_INVALID_MACRO_NAME"     // macro name no condition can refer to
-	WarnInvalidListName      Code = "WARNING_INVALID_LIST_NAME"      // list name no condition can refer to
-	WarnValueIsField         Code = "WARNING_VALUE_IS_FIELD"         // constant that looks like a field
-	WarnValueIsTransformer   Code = "WARNING_VALUE_IS_TRANSFORMER"   // constant that looks like a transformer
-	WarnRegexSimple          Code = "WARNING_REGEX_SIMPLE"           // regex replaceable by a cheaper operator
-	WarnUnsafeNACheck        Code = "WARNING_UNSAFE_NA_CHECK"        // comparison with <NA>
-	WarnDeprecatedField      Code = "WARNING_DEPRECATED_FIELD"       // evt.dir, evt.latency, ...
+	WarnAppend               Code = "WARNING_APPEND"                    // deprecated append: true
+	WarnEnabled              Code = "WARNING_ENABLED"                   // deprecated enabled-only redefinition
+	WarnNoEvttype            Code = "WARNING_NO_EVTTYPE"                // rule matches (nearly) every event type
+	WarnUnknownSource        Code = "WARNING_UNKNOWN_SOURCE"            // rule skipped: source not available
+	WarnUnknownFilter        Code = "WARNING_UNKNOWN_FILTER"            // rule skipped by skip-if-unknown-filter
+	WarnUnusedMacro          Code = "WARNING_UNUSED_MACRO"              // macro never referenced
+	WarnUnusedList           Code = "WARNING_UNUSED_LIST"               // list never referenced
+	WarnUnknownItem          Code = "WARNING_UNKNOWN_ITEM"              // item of no known kind
+	WarnUnknownKey           Code = "WARNING_UNKNOWN_KEY"               // key not valid for its item
+	WarnAppendNoValues       Code = "WARNING_APPEND_NO_VALUES"          // exception override without values
+	WarnExceptionNameReused  Code = "WARNING_EXCEPTION_NAME_REUSED"     // two exceptions share a name
+	WarnInvalidMacroName     Code = "WARNING_INVALID_MACRO_NAME"        // macro name no condition can refer to
+	WarnInvalidListName      Code = "WARNING_INVALID_LIST_NAME"         // list name no condition can refer to
+	WarnValueIsField         Code = "WARNING_VALUE_IS_FIELD"            // constant that looks like a field
+	WarnValueIsTransformer   Code = "WARNING_VALUE_IS_TRANSFORMER"      // constant that looks like a transformer
+	WarnRegexSimple          Code = "WARNING_REGEX_SIMPLE"              // regex replaceable by a cheaper operator
+	WarnUnsafeNACheck        Code = "WARNING_UNSAFE_NA_CHECK"           // comparison with <NA>
+	WarnDeprecatedField      Code = "WARNING_DEPRECATED_FIELD"          // evt.dir, evt.latency, ...
 	WarnDeprecatedContainerI Code = "WARNING_DEPRECATED_CONTAINER_INFO" // %container.info in output
 )
 

@@ -101,8 +101,10 @@ func (f *file) scalarOffset(n *yaml.Node, off int) int {
 		j++
 	}
 	v := n.Value
-	if off > len(v) {
-		off = len(v)
+	// Past the last token (an error at the end of the text) is right
+	// after it, not after the trailing line break of a block scalar.
+	if end := len(strings.TrimRight(v, " \t\r\n")); off > end {
+		off = end
 	}
 	i := 0
 	for j < len(d) && isYAMLSpace(d[j]) && (i >= len(v) || !isYAMLSpace(v[i])) {

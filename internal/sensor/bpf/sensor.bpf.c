@@ -164,6 +164,7 @@ static __always_inline __u8 *fld_begin(struct ebuf *b)
 		b->flags |= RF_TRUNCATED;
 		return 0;
 	}
+	barrier_var(off);
 	return &b->data[off & OFF_MASK];
 }
 
@@ -211,6 +212,8 @@ static __always_inline void put_user_bytes(struct ebuf *b, __u8 type, __u8 slot,
 		return;
 	if (len > max)
 		len = max;
+	barrier_var(len);
+	len &= 2 * max - 1; /* max is a power of two: a no-op the verifier can see */
 	if (bpf_probe_read_user(p + sizeof(struct fld), len, src))
 		return;
 	fld_end(b, p, type, slot, len);
@@ -659,8 +662,10 @@ static __always_inline void put_cgroup(struct ebuf *b, struct task_struct *t)
 			b->flags |= RF_TRUNCATED;
 			break;
 		}
+		barrier_var(pos);
 		dst[pos & (MAX_CGROUP - 1)] = '/';
 		pos++;
+		barrier_var(pos);
 		r = bpf_probe_read_kernel_str(&dst[pos & (MAX_CGROUP - 1)], 256,
 					      BPF_CORE_READ((struct kernfs_node *)kns[i], name));
 		if (r > 1)
@@ -974,7 +979,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	/* Base directories of relative paths, unless the fd already tells. */
 	if (!((spec.flags & SC_RET_FD) && ret >= 0) && !(spec.flags & SC_NEW_CWD)) {
-		int rel0 = spec.path[0] && is_relative(b, path_off[0]);
+		int rel0 = spec.path[0] && !(spec.flags & SC_NOBASE0) && is_relative(b, path_off[0]);
 		int rel1 = spec.path[1] && is_relative(b, path_off[1]);
 
 		if (rel0)

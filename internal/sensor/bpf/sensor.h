@@ -61,6 +61,7 @@
 #define SC_NEW_CWD 0x20  /* on success, describe the new cwd in SLOT_CWD */
 #define SC_SENDMSG 0x40  /* sockaddr from msghdr->msg_name of args[1] */
 #define SC_EXEC 0x80     /* failed exec: argv from the user argv array */
+#define SC_NOBASE0 0x100 /* the first path is not resolved (symlink target) */
 
 #define MAX_PATH 4096
 #define MAX_ARGS 4096

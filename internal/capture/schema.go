@@ -1,0 +1,136 @@
+package capture
+
+//go:generate go run gen_schema.go
+
+// ParamType is how a parameter's bytes are encoded in an event block, as
+// the scap event table names it (PT_CHARBUF, PT_FD, ...).
+type ParamType uint8
+
+// Parameter types of the scap event table.
+const (
+	ParamNone ParamType = iota
+	ParamInt8
+	ParamInt16
+	ParamInt32
+	ParamInt64
+	ParamUint8
+	ParamUint16
+	ParamUint32
+	ParamUint64
+	ParamCharBuf // NUL-terminated text
+	ParamByteBuf // raw bytes
+	ParamErrno   // int64 return value, negative errno on failure
+	ParamSockAddr
+	ParamSockTuple
+	ParamFD  // int64
+	ParamPID // int64
+	ParamFDList
+	ParamFSPath
+	ParamSyscallID // uint16 index into the syscall name table
+	ParamSigType   // uint8 signal number
+	ParamRelTime
+	ParamAbsTime
+	ParamPort
+	ParamL4Proto
+	ParamSockFamily
+	ParamBool
+	ParamIPv4Addr
+	ParamDyn // one index byte choosing the real type, then the value
+	ParamFlags8
+	ParamFlags16
+	ParamFlags32
+	ParamUID
+	ParamGID
+	ParamDouble
+	ParamSigSet
+	ParamCharBufArray
+	ParamCharBufPairArray
+	ParamIPv4Net
+	ParamIPv6Addr
+	ParamIPv6Net
+	ParamIPAddr
+	ParamIPNet
+	ParamMode
+	ParamFSRelPath
+	ParamEnumFlags8
+	ParamEnumFlags16
+	ParamEnumFlags32
+	ParamFD32
+	ParamPID32
+)
+
+// ParamInfo names one parameter of an event and says how it is encoded.
+type ParamInfo struct {
+	Name string
+	Type ParamType
+}
+
+type eventFlags uint8
+
+const (
+	flagExit  eventFlags = 1 << iota // the exit half of a syscall
+	flagOld                          // kept to read old captures
+	flagLarge                        // parameter lengths are 32 bits
+)
+
+// EventInfo describes one event code of the capture format.
+type EventInfo struct {
+	Code   uint16
+	Const  string // the libscap constant, e.g. PPME_SYSCALL_OPEN_X
+	Name   string // the event type as Falco names it ("NA" for unused halves)
+	Params []ParamInfo
+	flags  eventFlags
+}
+
+// IsExit reports whether the code is the exit half of a syscall. Codes of
+// the format alternate: even codes are enter events, odd ones exit events.
+func (i *EventInfo) IsExit() bool { return i.flags&flagExit != 0 }
+
+// Old reports whether current producers no longer write this code.
+func (i *EventInfo) Old() bool { return i.flags&flagOld != 0 }
+
+// LargePayload reports whether the event's parameter lengths are 32-bit.
+func (i *EventInfo) LargePayload() bool { return i.flags&flagLarge != 0 }
+
+// ParamIndex returns the position of the named parameter, or -1.
+func (i *EventInfo) ParamIndex(name string) int {
+	for j := range i.Params {
+		if i.Params[j].Name == name {
+			return j
+		}
+	}
+	return -1
+}
+
+// NumCodes is one past the largest event code this package knows.
+const NumCodes = len(schema)
+
+// Info returns the description of an event code, or nil for a code newer
+// than this package.
+func Info(code uint16) *EventInfo {
+	if int(code) >= len(schema) {
+		return nil
+	}
+	return &schema[code]
+}
+
+// codeOf returns the code of a libscap constant; it panics on a name the
+// table does not have, so a typo fails at start-up.
+func codeOf(name string) uint16 {
+	for i := range schema {
+		if schema[i].Const == name {
+			return schema[i].Code
+		}
+	}
+	panic("capture: no event " + name)
+}
+
+// Event codes the reader and replay handle specially.
+var (
+	codeGenericE  = codeOf("PPME_GENERIC_E")
+	codeGenericX  = codeOf("PPME_GENERIC_X")
+	codeProcInfoE = codeOf("PPME_PROCINFO_E")
+	codeDropE     = codeOf("PPME_DROP_E")
+	codeDropX     = codeOf("PPME_DROP_X")
+	codeScapEvent = codeOf("PPME_SCAPEVENT_E")
+)

@@ -1,0 +1,124 @@
+package sensor
+
+// What the kernel side extracts for each syscall, as flags of struct sc_spec
+// (bpf/sensor.h).
+const (
+	scEnabled  = 0x1
+	scRetFD    = 0x2   // describe the returned fd when ret >= 0
+	scProtExec = 0x4   // report only when args[2] has PROT_EXEC
+	scVMARet   = 0x8   // describe the file mapped at the returned address
+	scVMAArg0  = 0x10  // describe the file mapped at args[0] on success
+	scNewCwd   = 0x20  // on success, describe the new working directory
+	scSendmsg  = 0x40  // sockaddr from the msghdr in args[1]
+	scExec     = 0x80  // failed exec: argv from the user's argv array
+	scNoBase0  = 0x100 // the first path is stored, not resolved (symlink target)
+)
+
+// plan is one syscall's extraction plan. Argument positions are 1-based so
+// that 0 means "none", as the kernel side expects.
+type plan struct {
+	flags      uint16
+	path       [2]uint8 // path arguments, in argument order
+	dirfd      [2]uint8 // the dirfd each path is relative to (0: the cwd)
+	fdArg      uint8    // fd argument to describe
+	addrArg    uint8    // user struct sockaddr
+	addrlenArg uint8    // its length
+	strArg     uint8    // a plain string argument
+	structArg  uint8    // a user struct copied raw
+	structLen  uint8
+	argvArg    uint8 // exec's argv array
+}
+
+// plans lists every syscall the sensor knows how to decode beyond its raw
+// arguments. Syscalls absent here are still reported, with arguments only.
+var plans = map[string]plan{
+	"open":     {flags: scRetFD, path: [2]uint8{1}},
+	"openat":   {flags: scRetFD, path: [2]uint8{2}, dirfd: [2]uint8{1}},
+	"openat2":  {flags: scRetFD, path: [2]uint8{2}, dirfd: [2]uint8{1}, structArg: 3, structLen: 24},
+	"creat":    {flags: scRetFD, path: [2]uint8{1}},
+	"execve":   {flags: scExec, path: [2]uint8{1}, argvArg: 2},
+	"execveat": {flags: scExec, path: [2]uint8{2}, dirfd: [2]uint8{1}, argvArg: 3},
+
+	"clone3": {structArg: 1, structLen: 64},
+
+	"dup":  {flags: scRetFD},
+	"dup2": {flags: scRetFD},
+	"dup3": {flags: scRetFD},
+
+	"socket":   {flags: scRetFD},
+	"accept":   {flags: scRetFD},
+	"accept4":  {flags: scRetFD},
+	"connect":  {fdArg: 1, addrArg: 2, addrlenArg: 3},
+	"bind":     {fdArg: 1, addrArg: 2, addrlenArg: 3},
+	"listen":   {fdArg: 1},
+	"sendto":   {fdArg: 1, addrArg: 5, addrlenArg: 6},
+	"sendmsg":  {flags: scSendmsg, fdArg: 1},
+	"recvfrom": {fdArg: 1},
+	"recvmsg":  {fdArg: 1},
+	"shutdown": {fdArg: 1},
+
+	// symlink's target is stored as given, never resolved: it has no base.
+	"symlink":   {flags: scNoBase0, path: [2]uint8{1, 2}},
+	"symlinkat": {flags: scNoBase0, path: [2]uint8{1, 3}, dirfd: [2]uint8{0, 2}},
+	"link":      {path: [2]uint8{1, 2}},
+	"linkat":    {path: [2]uint8{2, 4}, dirfd: [2]uint8{1, 3}},
+	"rename":    {path: [2]uint8{1, 2}},
+	"renameat":  {path: [2]uint8{2, 4}, dirfd: [2]uint8{1, 3}},
+	"renameat2": {path: [2]uint8{2, 4}, dirfd: [2]uint8{1, 3}},
+	"unlink":    {path: [2]uint8{1}},
+	"unlinkat":  {path: [2]uint8{2}, dirfd: [2]uint8{1}},
+	"rmdir":     {path: [2]uint8{1}},
+	"truncate":  {path: [2]uint8{1}},
+	"ftruncate": {fdArg: 1},
+	"mkdir":     {path: [2]uint8{1}},
+	"mkdirat":   {path: [2]uint8{2}, dirfd: [2]uint8{1}},
+	"mknod":     {path: [2]uint8{1}},
+	"mknodat":   {path: [2]uint8{2}, dirfd: [2]uint8{1}},
+	"chmod":     {path: [2]uint8{1}},
+	"fchmod":    {fdArg: 1},
+	"fchmodat":  {path: [2]uint8{2}, dirfd: [2]uint8{1}},
+	"fchmodat2": {path: [2]uint8{2}, dirfd: [2]uint8{1}},
+	"chown":     {path: [2]uint8{1}},
+	"lchown":    {path: [2]uint8{1}},
+	"fchown":    {fdArg: 1},
+	"fchownat":  {path: [2]uint8{2}, dirfd: [2]uint8{1}},
+	"chdir":     {flags: scNewCwd, path: [2]uint8{1}},
+	"fchdir":    {flags: scNewCwd, fdArg: 1},
+	"chroot":    {path: [2]uint8{1}},
+	"mount":     {flags: scNoBase0, path: [2]uint8{1, 2}},
+	"umount2":   {path: [2]uint8{1}},
+	"setns":     {fdArg: 1},
+
+	"init_module":  {strArg: 3},
+	"finit_module": {fdArg: 1, strArg: 2},
+	"memfd_create": {flags: scRetFD, strArg: 1},
+	"mmap":         {flags: scProtExec | scVMARet},
+	"mprotect":     {flags: scProtExec | scVMAArg0},
+
+	"userfaultfd":       {flags: scRetFD},
+	"open_by_handle_at": {flags: scRetFD, fdArg: 1},
+	"io_uring_setup":    {flags: scRetFD},
+	"pidfd_open":        {flags: scRetFD},
+	"eventfd2":          {flags: scRetFD},
+	"signalfd4":         {flags: scRetFD},
+	"inotify_init1":     {flags: scRetFD},
+	"timerfd_create":    {flags: scRetFD},
+	"bpf":               {},
+}
+
+// spec is the kernel's struct sc_spec for syscall nr.
+func spec(nr int) sensorBPFScSpec {
+	p := plans[SyscallName(nr)]
+	return sensorBPFScSpec{
+		Flags:      p.flags | scEnabled,
+		Path:       p.path,
+		Dirfd:      p.dirfd,
+		FdArg:      p.fdArg,
+		AddrArg:    p.addrArg,
+		AddrlenArg: p.addrlenArg,
+		StrArg:     p.strArg,
+		UstructArg: p.structArg,
+		UstructLen: p.structLen,
+		ArgvArg:    p.argvArg,
+	}
+}

@@ -1,0 +1,456 @@
+package sensor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRingBufferSize is the ring buffer size when Options leaves it 0.
+const DefaultRingBufferSize = 8 << 20
+
+// pollInterval bounds how long Read takes to notice a cancelled context.
+const pollInterval = 100 * time.Millisecond
+
+// Options configure a Sensor.
+type Options struct {
+	// Syscalls are the syscalls to report, as x86_64 names ("openat") or
+	// decimal numbers ("257"). Empty means DefaultSyscalls.
+	Syscalls []string
+	// RingBufferSize is the ring buffer's size in bytes: a power of two and
+	// a multiple of the page size. 0 means DefaultRingBufferSize.
+	RingBufferSize int
+	// IgnoreTgid is a process whose syscalls and lifecycle are not
+	// reported. 0 means this process, so the agent does not watch itself.
+	IgnoreTgid int
+	// CgroupHierarchy picks the hierarchy of the cgroup path in process
+	// records: "unified" (cgroup v2), "pids", "memory" or "cpu" (v1).
+	// Empty means: pids if it is mounted as v1 (hybrid hosts, where
+	// runtimes with the cgroupfs driver put containers), else unified.
+	CgroupHierarchy string
+}
+
+// Sensor is the loaded and attached eBPF sensor.
+type Sensor struct {
+	objs    *ebpf.Collection
+	links   []link.Link
+	iter    *link.Iter
+	reader  *ringbuf.Reader
+	decoder *Decoder
+
+	readMu sync.Mutex
+	raw    ringbuf.Record
+	// snapMu serialises snapshots: the iterator has one scratch buffer.
+	snapMu sync.Mutex
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// progAttach lists the tracepoint programs in attach order: process
+// lifecycle first, so that no syscall of a new process precedes its fork.
+var progAttach = []string{"sched_fork", "sched_exec", "sched_exit", "sys_exit"}
+
+// Open loads the sensor into the kernel, configures it and attaches it.
+func Open(opts Options) (*Sensor, error) {
+	if err := checkPrerequisites(); err != nil {
+		return nil, err
+	}
+	nrs, err := resolveSyscalls(opts.Syscalls)
+	if err != nil {
+		return nil, fmt.Errorf("sensor: options: %w", err)
+	}
+	ringSize := opts.RingBufferSize
+	if ringSize == 0 {
+		ringSize = DefaultRingBufferSize
+	}
+	if ringSize < os.Getpagesize() || ringSize&(ringSize-1) != 0 {
+		return nil, fmt.Errorf("sensor: options: ring buffer size %d is not a power of two of at least one page", ringSize)
+	}
+	hier, err := cgroupHierarchy(opts.CgroupHierarchy)
+	if err != nil {
+		return nil, fmt.Errorf("sensor: options: %w", err)
+	}
+	ignore := opts.IgnoreTgid
+	if ignore == 0 {
+		ignore = os.Getpid()
+	}
+
+	spec, err := loadSensorBPF()
+	if err != nil {
+		return nil, fmt.Errorf("sensor: load embedded BPF object: %w", err)
+	}
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("sensor: count CPUs: %w", err)
+	}
+	spec.Maps[sensorBPFMapEbufs].MaxEntries = uint32(cpus)
+	spec.Maps[sensorBPFMapEvents].MaxEntries = uint32(ringSize)
+	consts := map[string]uint32{
+		sensorBPFVarAgentTgid:    uint32(ignore),
+		sensorBPFVarCgroupHier:   hier,
+		sensorBPFVarFmodeBacking: fmodeBacking(),
+	}
+	for name, v := range consts {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("sensor: set %s: %w", name, err)
+		}
+	}
+
+	// Kernels since 5.11 charge BPF memory to the cgroup; older ones need
+	// RLIMIT_MEMLOCK lifted. RemoveMemlock does nothing when not needed.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("sensor: lift RLIMIT_MEMLOCK: %w", err)
+	}
+	objs, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return nil, loadError(err)
+	}
+	s := &Sensor{objs: objs}
+	if err := s.configure(nrs); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.attach(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.reader, err = ringbuf.NewReader(objs.Maps[sensorBPFMapEvents])
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sensor: open ring buffer: %w", err)
+	}
+	s.reader.SetDeadline(time.Now().Add(pollInterval))
+	off, err := BootOffset()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.decoder = NewDecoder(off)
+	return s, nil
+}
+
+func (s *Sensor) configure(nrs []int) error {
+	specs := s.objs.Maps[sensorBPFMapSyscallSpecs]
+	for _, nr := range nrs {
+		if err := specs.Put(uint32(nr), spec(nr)); err != nil {
+			return fmt.Errorf("sensor: enable syscall %d (%s): %w", nr, SyscallName(nr), err)
+		}
+	}
+	remap := s.objs.Maps[sensorBPFMapIa32To64]
+	for nr, to := range ia32Remap {
+		if to < 0 || nr >= maxSyscalls {
+			continue
+		}
+		if err := remap.Put(uint32(nr), uint32(to+1)); err != nil {
+			return fmt.Errorf("sensor: ia32 table entry %d: %w", nr, err)
+		}
+	}
+	return nil
+}
+
+func (s *Sensor) attach() error {
+	for _, name := range progAttach {
+		l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.Programs[name]})
+		if err != nil {
+			return fmt.Errorf("sensor: attach %s: %w", name, err)
+		}
+		s.links = append(s.links, l)
+	}
+	it, err := link.AttachIter(link.IterOptions{Program: s.objs.Programs[sensorBPFProgSnapshot]})
+	if err != nil {
+		return fmt.Errorf("sensor: attach iter/task: %w", err)
+	}
+	s.iter = it
+	return nil
+}
+
+// Read blocks until the next record arrives and decodes it into r. It
+// returns ctx.Err() when ctx is done and os.ErrClosed (wrapped) after Close.
+// Read may be called from one goroutine at a time.
+func (s *Sensor) Read(ctx context.Context, r *Record) error {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	for {
+		err := s.reader.ReadInto(&s.raw)
+		if err == nil {
+			if err := s.decoder.Decode(s.raw.RawSample, r); err != nil {
+				return fmt.Errorf("sensor: decode record: %w", err)
+			}
+			return nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("sensor: read ring buffer: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.reader.SetDeadline(time.Now().Add(pollInterval))
+	}
+}
+
+// Snapshot lists every thread-group leader the kernel has, through the
+// iter/task program, with the same details as an exec record. Kernel
+// threads are included (KernelThread set, no Args or Exe). Tasks the BPF
+// task iterator cannot see are absent: on our VMs, PID 1.
+func (s *Sensor) Snapshot() ([]ProcessInfo, error) {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	rd, err := s.iter.Open()
+	if err != nil {
+		return nil, fmt.Errorf("sensor: snapshot: open iterator: %w", err)
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, fmt.Errorf("sensor: snapshot: read iterator: %w", err)
+	}
+	var (
+		out []ProcessInfo
+		r   Record
+		d   = NewDecoder(s.decoder.BootOffset)
+	)
+	for len(data) > 0 {
+		if len(data) < hdrSize {
+			return nil, fmt.Errorf("sensor: snapshot: %w", malformed("%d trailing bytes", len(data)))
+		}
+		size := int(le.Uint32(data[8:]))
+		if size < hdrSize || size > len(data) {
+			return nil, fmt.Errorf("sensor: snapshot: %w", malformed("record size %d with %d bytes left", size, len(data)))
+		}
+		if err := d.Decode(data[:size], &r); err != nil {
+			return nil, fmt.Errorf("sensor: snapshot: %w", err)
+		}
+		out = append(out, r.Process.ProcessInfo)
+		data = data[size:]
+	}
+	return out, nil
+}
+
+// CPUStats are one CPU's counters.
+type CPUStats struct {
+	Events    uint64 // records written to the ring buffer
+	Drops     uint64 // records lost: the ring buffer was full
+	Truncated uint64 // records written with some fields missing
+}
+
+// Stats are the kernel side's counters since Open.
+type Stats struct {
+	CPUStats
+	PerCPU []CPUStats
+}
+
+// Stats reads the per-CPU counters.
+func (s *Sensor) Stats() (Stats, error) {
+	var per []sensorBPFStats
+	if err := s.objs.Maps[sensorBPFMapCounters].Lookup(uint32(0), &per); err != nil {
+		return Stats{}, fmt.Errorf("sensor: read counters: %w", err)
+	}
+	st := Stats{PerCPU: make([]CPUStats, len(per))}
+	for i, c := range per {
+		st.PerCPU[i] = CPUStats{Events: c.Events, Drops: c.Drops, Truncated: c.Truncated}
+		st.Events += c.Events
+		st.Drops += c.Drops
+		st.Truncated += c.Truncated
+	}
+	return st, nil
+}
+
+// BootOffset returns CLOCK_REALTIME minus CLOCK_BOOTTIME in nanoseconds:
+// what turns the kernel's bpf_ktime_get_boot_ns into Unix time. It takes the
+// tightest of a few samples.
+func BootOffset() (int64, error) {
+	var best, bestSpan int64 = 0, -1
+	for range 5 {
+		var r0, bt, r1 unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_REALTIME, &r0); err != nil {
+			return 0, fmt.Errorf("sensor: read realtime clock: %w", err)
+		}
+		if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &bt); err != nil {
+			return 0, fmt.Errorf("sensor: read boot clock: %w", err)
+		}
+		if err := unix.ClockGettime(unix.CLOCK_REALTIME, &r1); err != nil {
+			return 0, fmt.Errorf("sensor: read realtime clock: %w", err)
+		}
+		span := r1.Nano() - r0.Nano()
+		if bestSpan < 0 || span < bestSpan {
+			bestSpan = span
+			best = r0.Nano() + span/2 - bt.Nano()
+		}
+	}
+	return best, nil
+}
+
+// Close detaches every program and frees the maps. It is safe to call more
+// than once and concurrently with Read, which then returns an error.
+func (s *Sensor) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		for i := len(s.links) - 1; i >= 0; i-- {
+			if err := s.links[i].Close(); err != nil {
+				errs = append(errs, fmt.Errorf("detach: %w", err))
+			}
+		}
+		if s.iter != nil {
+			if err := s.iter.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("detach iter: %w", err))
+			}
+		}
+		if s.reader != nil {
+			if err := s.reader.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close ring buffer: %w", err))
+			}
+		}
+		if s.objs != nil {
+			s.objs.Close()
+		}
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sensor: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// ---- environment --------------------------------------------------------
+
+const btfPath = "/sys/kernel/btf/vmlinux"
+
+// Capabilities the sensor needs (linux/capability.h).
+const (
+	capSysAdmin = 21
+	capPerfmon  = 38
+	capBPF      = 39
+)
+
+// checkPrerequisites turns the usual failures into errors that say what to
+// do, before the kernel answers with a bare EPERM.
+func checkPrerequisites() error {
+	if _, err := os.Stat(btfPath); err != nil {
+		return fmt.Errorf("sensor: kernel BTF missing (%s): the kernel needs CONFIG_DEBUG_INFO_BTF=y for CO-RE: %w", btfPath, err)
+	}
+	eff, err := effectiveCaps()
+	if err != nil {
+		return fmt.Errorf("sensor: read capabilities: %w", err)
+	}
+	has := func(c uint) bool { return eff&(1<<c) != 0 }
+	if !has(capSysAdmin) && !(has(capBPF) && has(capPerfmon)) {
+		return fmt.Errorf("sensor: missing privileges: need CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run as root or grant them (effective set %#x)", eff)
+	}
+	return nil
+}
+
+func effectiveCaps() (uint64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "CapEff:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("no CapEff in /proc/self/status")
+}
+
+// loadError explains a failed load: privileges, or a verifier rejection
+// with the end of its log, which is where the reason is.
+func loadError(err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		tail := ve.Log
+		if len(tail) > 20 {
+			tail = tail[len(tail)-20:]
+		}
+		return fmt.Errorf("sensor: the kernel's verifier rejected a program: %w\nverifier log (tail):\n%s", err, strings.Join(tail, "\n"))
+	}
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("sensor: load BPF objects: permission denied: need CAP_BPF and CAP_PERFMON (or root), and kernel.unprivileged_bpf_disabled does not apply to them: %w", err)
+	}
+	return fmt.Errorf("sensor: load BPF objects: %w", err)
+}
+
+// cgroupHierarchy maps the option to the kernel side's selector.
+func cgroupHierarchy(name string) (uint32, error) {
+	switch name {
+	case "unified":
+		return 0, nil
+	case "pids":
+		return 1, nil
+	case "memory":
+		return 2, nil
+	case "cpu":
+		return 3, nil
+	case "":
+		return detectHierarchy(), nil
+	}
+	return 0, fmt.Errorf("cgroup hierarchy %q: want unified, pids, memory or cpu", name)
+}
+
+// detectHierarchy picks pids when it is a v1 hierarchy of this process.
+func detectHierarchy() uint32 {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return 0
+	}
+	return hierarchyFromProcCgroup(string(data))
+}
+
+func hierarchyFromProcCgroup(s string) uint32 {
+	for _, line := range strings.Split(s, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[0] == "0" {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if c == "pids" {
+				return 1
+			}
+		}
+	}
+	return 0
+}
+
+// fmodeBacking is FMODE_BACKING of the running kernel, which marks the
+// files overlayfs maps in place of its own. The bit moved in 6.14.
+func fmodeBacking() uint32 {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return 0
+	}
+	major, minor := kernelVersion(unix.ByteSliceToString(u.Release[:]))
+	switch {
+	case major > 6 || major == 6 && minor >= 14:
+		return 1 << 24
+	case major == 6 && minor >= 5:
+		return 1 << 25
+	}
+	return 0
+}
+
+func kernelVersion(release string) (int, int) {
+	fields := strings.FieldsFunc(release, func(r rune) bool { return r < '0' || r > '9' })
+	if len(fields) < 2 {
+		return 0, 0
+	}
+	major, _ := strconv.Atoi(fields[0])
+	minor, _ := strconv.Atoi(fields[1])
+	return major, minor
+}
