@@ -67,6 +67,11 @@ type Event struct {
 	Params  [MaxParams]Param
 	NParams int
 
+	// Paths are the kernel-resolved absolute forms of the event's path
+	// parameters, in argument order (rename: old, new); empty where the
+	// path was not resolved.
+	Paths [2]string
+
 	// FD is the file descriptor the event opened, used or closed, resolved
 	// against the process's fd table; nil when the event has none.
 	FD *FD

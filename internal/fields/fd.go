@@ -226,8 +226,8 @@ func init() {
 
 	// fs.path.*: paths of file-system syscalls that name files rather than
 	// open them (rename, link, unlink, mkdir, ...).
-	pathParam("fs.path.name", "path a file-system syscall acted on, resolved", []string{"path", "name", "pathname", "oldpath", "target"}, true)
-	pathParam("fs.path.nameraw", "path a file-system syscall acted on, as given", []string{"path", "name", "pathname", "oldpath", "target"}, false)
+	pathParam("fs.path.name", "path a file-system syscall acted on, resolved", []string{"path", "name", "filename", "oldpath", "linkpath"}, true)
+	pathParam("fs.path.nameraw", "path a file-system syscall acted on, as given", []string{"path", "name", "filename", "oldpath", "linkpath"}, false)
 	pathParam("fs.path.source", "source path of a rename, link or symlink, resolved", []string{"oldpath", "target"}, true)
 	pathParam("fs.path.sourceraw", "source path of a rename, link or symlink, as given", []string{"oldpath", "target"}, false)
 	pathParam("fs.path.target", "target path of a rename, link or symlink, resolved", []string{"newpath", "linkpath"}, true)
@@ -235,16 +235,24 @@ func init() {
 }
 
 // pathParam extracts the first present parameter of names. Resolved forms
-// use the FD's resolved name when the event carries one for that path.
+// use the kernel-resolved path of that argument when the event has one.
 func pathParam(name, desc string, names []string, resolved bool) {
 	simple(name, String, desc, func(c *Ctx) (Value, bool) {
 		for _, n := range names {
-			if p, ok := c.Evt.Param(n); ok {
-				if resolved && c.Evt.FD != nil && c.Evt.FD.NameRaw == p.Text && c.Evt.FD.Name != "" {
-					return str(c.Evt.FD.Name)
-				}
-				return nonEmptyV(p.Text)
+			p, ok := c.Evt.Param(n)
+			if !ok {
+				continue
 			}
+			if resolved {
+				i := 0
+				if n == "newpath" || n == "linkpath" {
+					i = 1
+				}
+				if r := c.Evt.Paths[i]; r != "" {
+					return str(r)
+				}
+			}
+			return nonEmptyV(p.Text)
 		}
 		return Value{}, false
 	})

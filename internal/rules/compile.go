@@ -292,6 +292,11 @@ func (l *loader) compileRule(ri *ruleInfo, lists []compiledList, macros map[stri
 	ctx := ri.ctx
 	ctx.kind, ctx.name = "rule", ri.name
 	condNode := get(ctx.node, "condition")
+	if n := ri.cond.len(); n > l.opts.MaxConditionBytes {
+		l.report(ctx, Error, l.errInText(ErrConditionTooLarge, ri.cond, 0, condNode,
+			"condition is %d bytes long, more than the limit of %d", n, l.opts.MaxConditionBytes))
+		return nil
+	}
 	exFields := map[string]bool{}
 	cond, lerr := buildExceptions(ri.cond, ri.exceptions, exFields)
 	if lerr != nil {

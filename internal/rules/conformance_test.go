@@ -69,7 +69,7 @@ func knownField(t testing.TB) func(string) bool {
 		if err != nil {
 			return
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			name, _, _ := strings.Cut(sc.Text(), "\t")

@@ -229,8 +229,7 @@ func stripTransformers(s string) string {
 
 func isWord(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+		if c := s[i]; c != '_' && !isAlnum(c) {
 			return false
 		}
 	}
@@ -344,4 +343,8 @@ func buildExceptions(cond *text, exs []*exceptionInfo, fields map[string]bool) (
 		}
 	}
 	return out, nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

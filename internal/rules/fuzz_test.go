@@ -27,7 +27,9 @@ func FuzzLoad(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		known := func(name string) bool { return strings.HasPrefix(name, "proc.") || strings.HasPrefix(name, "evt.") || strings.HasPrefix(name, "fd.") }
+		known := func(name string) bool {
+			return strings.HasPrefix(name, "proc.") || strings.HasPrefix(name, "evt.") || strings.HasPrefix(name, "fd.")
+		}
 		validate := func(r *Rule) error {
 			if strings.Contains(r.Name, "bad") {
 				return &CompileError{Pos: r.Condition.Position(), Unknown: strings.Contains(r.Name, "unknown"), Msg: "rejected"}

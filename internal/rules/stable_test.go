@@ -11,9 +11,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
+func readStable(t testing.TB) ([]byte, error) {
+	return os.ReadFile(filepath.Join(conformanceDir(t), "falco", "falco_rules.yaml"))
+}
+
 func loadStable(t testing.TB) (*Ruleset, Diagnostics) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(conformanceDir(t), "falco", "falco_rules.yaml"))
+	data, err := readStable(t)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,16 +162,6 @@ func isScalar(n *yaml.Node) bool {
 	return n != nil && n.Kind == yaml.ScalarNode && n.Tag != "!!null"
 }
 
-func isSeq(n *yaml.Node) bool {
-	n = deref(n)
-	return n != nil && n.Kind == yaml.SequenceNode
-}
-
-func isMap(n *yaml.Node) bool {
-	n = deref(n)
-	return n != nil && n.Kind == yaml.MappingNode
-}
-
 // keyValue is one entry of a mapping.
 type keyValue struct {
 	key   string

@@ -46,7 +46,6 @@ volatile const __u32 fmode_backing = 0; /* FMODE_BACKING of this kernel, 0 if no
 #define CLONE_FS 0x00000200
 #define CLONE_FILES 0x00000400
 #define CLONE_SIGHAND 0x00000800
-#define CLONE_VFORK 0x00004000
 #define CLONE_PARENT 0x00008000
 #define CLONE_THREAD 0x00010000
 #define CLONE_NEWNS 0x00020000
@@ -1041,7 +1040,8 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	r->caller_tgid = parent->tgid;
 
 	/* clone flags are not passed to the tracepoint: derive what we can
-	 * from what parent and child now share. */
+	 * from what parent and child now share. CLONE_VFORK cannot be told:
+	 * vfork_done is set after the tracepoint fires. */
 	if (BPF_CORE_READ(child, mm) && BPF_CORE_READ(child, mm) == BPF_CORE_READ(parent, mm))
 		fl |= CLONE_VM;
 	if (BPF_CORE_READ(child, fs) == BPF_CORE_READ(parent, fs))
@@ -1050,8 +1050,6 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 		fl |= CLONE_FILES;
 	if (BPF_CORE_READ(child, sighand) == BPF_CORE_READ(parent, sighand))
 		fl |= CLONE_SIGHAND;
-	if (BPF_CORE_READ(child, vfork_done))
-		fl |= CLONE_VFORK;
 	if (r->h.tgid == (__u32)parent->tgid)
 		fl |= CLONE_THREAD;
 	else if (BPF_CORE_READ(child, real_parent) != parent)

@@ -1,0 +1,183 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Event is one event block as the capture stores it: a header and the
+// encoded parameters. Parameter bytes alias the reader's buffer and are
+// valid until the next call to Reader.Next (Clone keeps them).
+type Event struct {
+	// Num counts the events of the capture from 1, as sysdig and Falco
+	// number them (evt.num), including events they do not show.
+	Num uint64
+	// Offset is the byte offset of the block (uncompressed).
+	Offset int64
+	Code   uint16
+	Info   *EventInfo
+	CPU    uint16
+	// Flags are the dump flags of an EVF block (DumpStateOnly, ...).
+	Flags uint32
+	Time  int64 // nanoseconds since the epoch
+	Tid   int64
+
+	NParams int
+	// ends[i] is the end offset of parameter i in data; parameter i starts
+	// where i-1 ends.
+	ends  [maxEventParams]uint32
+	start uint32 // offset of the first parameter in data
+	data  []byte
+}
+
+// StateOnly reports whether the capture kept the event only for state
+// tracking; sysdig and Falco do not show such events.
+func (e *Event) StateOnly() bool { return e.Flags&DumpStateOnly != 0 }
+
+// Param returns the encoded bytes of parameter i, or nil when the event
+// has fewer parameters.
+func (e *Event) Param(i int) []byte {
+	if i < 0 || i >= e.NParams {
+		return nil
+	}
+	s := e.start
+	if i > 0 {
+		s = e.ends[i-1]
+	}
+	return e.data[s:e.ends[i]]
+}
+
+// ParamInfo returns the name and type of parameter i from the event table.
+func (e *Event) ParamInfo(i int) (ParamInfo, bool) {
+	if e.Info == nil || i < 0 || i >= len(e.Info.Params) {
+		return ParamInfo{}, false
+	}
+	return e.Info.Params[i], true
+}
+
+// TypeName returns the event type as sysdig prints it: for generic events
+// the syscall's name.
+func (e *Event) TypeName() string {
+	if (e.Code == codeGenericE || e.Code == codeGenericX) && e.NParams > 0 {
+		if p := e.Param(0); len(p) >= 2 {
+			return SyscallName(binary.LittleEndian.Uint16(p))
+		}
+	}
+	return e.Info.Name
+}
+
+// Clone returns a copy of the event that owns its bytes.
+func (e *Event) Clone() *Event {
+	c := *e
+	c.data = append([]byte(nil), e.data...)
+	return &c
+}
+
+// CopyFrom makes e a copy of src that owns its bytes, reusing e's buffer.
+func (e *Event) CopyFrom(src *Event) {
+	buf := append(e.data[:0], src.data...)
+	*e = *src
+	e.data = buf
+}
+
+// decode parses an event block body (without the trailer). It returns
+// false with an empty message for an event code newer than the table,
+// false with a message for a malformed event.
+func (e *Event) decode(typ uint32, body []byte) (bool, string) {
+	c := cursor{b: body}
+	e.CPU = c.u16()
+	e.Flags = 0
+	switch typ {
+	case blockEventFlags, blockEventFlagsV2, blockEventFlagsV2Large:
+		e.Flags = c.u32()
+	}
+	v2 := typ == blockEventV2 || typ == blockEventV2Large || typ == blockEventFlagsV2 || typ == blockEventFlagsV2Large
+	hdrLen := evtHeaderV1
+	if v2 {
+		hdrLen = evtHeaderV2
+	}
+	hstart := c.off
+	e.Time = int64(c.u64())
+	e.Tid = c.i64()
+	evLen := int(c.u32())
+	e.Code = c.u16()
+	nparams := -1
+	if v2 {
+		nparams = int(c.u32())
+	}
+	if c.err != nil {
+		return false, fmt.Sprintf("event block of %d bytes is shorter than an event header", len(body))
+	}
+	e.Info = Info(e.Code)
+	if e.Info == nil {
+		return false, ""
+	}
+	if evLen < hdrLen || evLen > len(body)-hstart {
+		return false, fmt.Sprintf("%s: event length %d does not fit its %d-byte block", e.Info.Const, evLen, len(body)-hstart)
+	}
+	e.data = body[hstart : hstart+evLen]
+	lenSize := 2
+	if e.Info.LargePayload() {
+		lenSize = 4
+	}
+	if !v2 {
+		// Old blocks do not store the parameter count: it is the largest
+		// count, up to the table's, whose lengths add up to the event.
+		nparams = -1
+		for n := min(len(e.Info.Params), maxEventParams); n >= 0; n-- {
+			if !e.layout(hdrLen, n, lenSize) {
+				continue
+			}
+			end := int(e.ends[max(n-1, 0)])
+			if end < evLen {
+				// libscap gives up here too: a table that fits and
+				// leaves bytes over means the block is not what the
+				// table says.
+				break
+			}
+			if end == evLen {
+				nparams = n
+				break
+			}
+		}
+		if nparams < 0 {
+			return false, fmt.Sprintf("%s: cannot derive the parameter count of an old event block", e.Info.Const)
+		}
+	}
+	if nparams > maxEventParams {
+		return false, fmt.Sprintf("%s: %d parameters, at most %d allowed", e.Info.Const, nparams, maxEventParams)
+	}
+	if !e.layout(hdrLen, nparams, lenSize) {
+		return false, fmt.Sprintf("%s: parameter lengths exceed the event's %d bytes", e.Info.Const, evLen)
+	}
+	e.NParams = nparams
+	return true, ""
+}
+
+// layout computes parameter boundaries for n parameters and reports
+// whether they fit in the event data.
+func (e *Event) layout(hdrLen, n, lenSize int) bool {
+	off := hdrLen + n*lenSize
+	if off > len(e.data) {
+		return false
+	}
+	e.start = uint32(off)
+	for i := 0; i < n; i++ {
+		var l int
+		p := hdrLen + i*lenSize
+		if lenSize == 2 {
+			l = int(binary.LittleEndian.Uint16(e.data[p:]))
+		} else {
+			l = int(binary.LittleEndian.Uint32(e.data[p:]))
+		}
+		off += l
+		if off > len(e.data) || l < 0 {
+			return false
+		}
+		e.ends[i] = uint32(off)
+	}
+	if n == 0 {
+		e.ends[0] = uint32(off)
+	}
+	return true
+}

@@ -1,0 +1,149 @@
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Account is one passwd or group entry.
+type Account struct {
+	Name, Home, Shell string
+}
+
+// Users resolves user and group ids the way the process itself would: in
+// /etc/passwd and /etc/group of its own root (through /proc/<pid>/root), so
+// a container's uid 101 is its own nginx, not the host's. Files are cached
+// per root and re-read when they change, at most once per TTL.
+type Users struct {
+	mu    sync.Mutex
+	roots map[string]*rootAccounts
+	// ProcRoot is where /proc is mounted (tests and DaemonSets may change
+	// it, e.g. /host/proc).
+	ProcRoot string
+	TTL      time.Duration
+}
+
+type rootAccounts struct {
+	checked time.Time
+	passwd  fileAccounts
+	group   fileAccounts
+}
+
+type fileAccounts struct {
+	mtime time.Time
+	size  int64
+	ids   map[uint32]Account
+}
+
+// NewUsers returns a resolver reading through /proc.
+func NewUsers() *Users {
+	return &Users{roots: map[string]*rootAccounts{}, ProcRoot: "/proc", TTL: 2 * time.Second}
+}
+
+// rootKey identifies a root filesystem: the mount namespace and the root
+// directory's inode, not the namespace alone (chroots share namespaces).
+func rootKey(p *Process) string {
+	return fmt.Sprintf("%d:%d:%d", p.MntNS, p.RootDev, p.RootIno)
+}
+
+// Resolve fills in p's user, login user and group names.
+func (u *Users) Resolve(p *Process) {
+	ra := u.load(p)
+	if ra == nil {
+		return
+	}
+	if a, ok := ra.passwd.ids[p.UID]; ok {
+		p.UserName, p.UserHome, p.UserShell = a.Name, a.Home, a.Shell
+	} else {
+		p.UserName, p.UserHome, p.UserShell = "", "", ""
+	}
+	p.LoginName = ""
+	if p.LoginUID >= 0 {
+		if a, ok := ra.passwd.ids[uint32(p.LoginUID)]; ok {
+			p.LoginName = a.Name
+		}
+	}
+	if a, ok := ra.group.ids[p.GID]; ok {
+		p.GroupName = a.Name
+	} else {
+		p.GroupName = ""
+	}
+}
+
+func (u *Users) load(p *Process) *rootAccounts {
+	key := rootKey(p)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ra := u.roots[key]
+	if ra != nil && time.Since(ra.checked) < u.TTL {
+		return ra
+	}
+	if ra == nil {
+		if len(u.roots) > 4096 {
+			// Bound the cache: roots come and go with containers.
+			u.roots = map[string]*rootAccounts{}
+		}
+		ra = &rootAccounts{}
+		u.roots[key] = ra
+	}
+	ra.checked = time.Now()
+	base := fmt.Sprintf("%s/%d/root/etc/", u.ProcRoot, p.Pid)
+	refresh(&ra.passwd, base+"passwd", true)
+	refresh(&ra.group, base+"group", false)
+	return ra
+}
+
+// maxAccountsFile bounds what we read of a passwd or group file.
+const maxAccountsFile = 16 << 20
+
+func refresh(fa *fileAccounts, path string, passwd bool) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return // keep what we had: the process may have exited
+	}
+	if fa.ids != nil && st.ModTime().Equal(fa.mtime) && st.Size() == fa.size {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) > maxAccountsFile {
+		return
+	}
+	fa.mtime, fa.size = st.ModTime(), st.Size()
+	fa.ids = ParseAccounts(data, passwd)
+}
+
+// ParseAccounts reads passwd (name:x:uid:gid:gecos:home:shell) or group
+// (name:x:gid:members) lines; the first entry for an id wins, as getpwuid.
+func ParseAccounts(data []byte, passwd bool) map[uint32]Account {
+	ids := map[uint32]Account{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		f := bytes.Split(line, []byte{':'})
+		if len(f) < 3 {
+			continue
+		}
+		id, err := strconv.ParseUint(string(f[2]), 10, 32)
+		if err != nil {
+			continue
+		}
+		if _, dup := ids[uint32(id)]; dup {
+			continue
+		}
+		a := Account{Name: string(f[0])}
+		if passwd && len(f) >= 7 {
+			a.Home, a.Shell = string(f[5]), string(f[6])
+		}
+		ids[uint32(id)] = a
+	}
+	return ids
+}
