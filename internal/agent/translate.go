@@ -101,7 +101,10 @@ func (t *Translator) fill(p *state.Process, info *sensor.ProcessInfo) {
 }
 
 func (t *Translator) learnMntNS(ns uint32, containerID string) {
-	if ns == 0 {
+	// The host's namespace stays the host's: a runtime's helper (runc init)
+	// execs in the container's cgroup before it enters the container's
+	// mount namespace.
+	if ns == 0 || ns == t.hostMntNS {
 		return
 	}
 	if containerID == "" {
@@ -268,7 +271,7 @@ func (t *Translator) syscall(r *sensor.Record) (*event.Event, *state.Process) {
 			flags, mode = syscall.O_CREAT|syscall.O_WRONLY|syscall.O_TRUNC, sc.Args[1]
 		}
 		e.AddParam("name", sc.Path[0], 0)
-		e.AddParam("flags", event.OpenFlagsText(uint32(flags)), int64(flags))
+		e.AddSym("flags", event.OpenFlagsText(uint32(flags)), int64(flags))
 		e.AddParam("mode", "0"+strconv.FormatUint(mode, 8), int64(mode))
 		if ok && sc.File.Valid {
 			e.AddParam("dev", strconv.FormatUint(uint64(sc.File.Dev), 16), int64(sc.File.Dev))
@@ -315,7 +318,7 @@ func (t *Translator) syscall(r *sensor.Record) (*event.Event, *state.Process) {
 	case "socket":
 		fdNum := sc.Ret
 		e.AddParam("fd", strconv.FormatInt(fdNum, 10), fdNum)
-		e.AddParam("domain", event.SocketFamilyText(sc.Args[0]), int64(sc.Args[0]))
+		e.AddSym("domain", event.SocketFamilyText(sc.Args[0]), int64(sc.Args[0]))
 		e.AddParam("type", strconv.FormatUint(sc.Args[1], 10), int64(sc.Args[1]))
 		e.AddParam("proto", strconv.FormatUint(sc.Args[2], 10), int64(sc.Args[2]))
 		if ok {
@@ -405,12 +408,12 @@ func (t *Translator) syscall(r *sensor.Record) (*event.Event, *state.Process) {
 		e.AddParam("uargs", sc.Str, 0)
 	case "ptrace":
 		e.AddParam("res", strconv.FormatInt(sc.Ret, 10), sc.Ret)
-		e.AddParam("request", event.PtraceRequestText(sc.Args[0]), int64(sc.Args[0]))
+		e.AddSym("request", event.PtraceRequestText(sc.Args[0]), int64(sc.Args[0]))
 		e.AddParam("pid", strconv.FormatInt(int64(int32(sc.Args[1])), 10), int64(int32(sc.Args[1])))
 	case "kill":
 		e.AddParam("res", strconv.FormatInt(sc.Ret, 10), sc.Ret)
 		e.AddParam("pid", strconv.FormatInt(int64(int32(sc.Args[0])), 10), int64(int32(sc.Args[0])))
-		e.AddParam("sig", event.SignalText(sc.Args[1]), int64(sc.Args[1]))
+		e.AddSym("sig", event.SignalText(sc.Args[1]), int64(sc.Args[1]))
 	case "memfd_create":
 		e.AddParam("fd", strconv.FormatInt(sc.Ret, 10), sc.Ret)
 		e.AddParam("name", sc.Str, 0)
@@ -424,9 +427,9 @@ func (t *Translator) syscall(r *sensor.Record) (*event.Event, *state.Process) {
 		e.AddParam("res", strconv.FormatInt(sc.Ret, 10), sc.Ret)
 		e.AddParam("addr", strconv.FormatUint(sc.Args[0], 16), int64(sc.Args[0]))
 		e.AddParam("length", strconv.FormatUint(sc.Args[1], 10), int64(sc.Args[1]))
-		e.AddParam("prot", event.ProtText(sc.Args[2]), int64(sc.Args[2]))
+		e.AddSym("prot", event.ProtText(sc.Args[2]), int64(sc.Args[2]))
 		if name == "mmap" {
-			e.AddParam("flags", event.MmapFlagsText(sc.Args[3]), int64(sc.Args[3]))
+			e.AddSym("flags", event.MmapFlagsText(sc.Args[3]), int64(sc.Args[3]))
 			e.AddParam("fd", strconv.FormatInt(int64(int32(sc.Args[4])), 10), int64(int32(sc.Args[4])))
 		}
 		if sc.File.Valid {

@@ -21,6 +21,10 @@ type Event struct {
 	Flags uint32
 	Time  int64 // nanoseconds since the epoch
 	Tid   int64
+	// Preamble is set on container records that precede all activity in
+	// the capture: the writer's dump of its container table, which
+	// readers apply and do not show.
+	Preamble bool
 
 	NParams int
 	// ends[i] is the end offset of parameter i in data; parameter i starts
@@ -33,6 +37,13 @@ type Event struct {
 // StateOnly reports whether the capture kept the event only for state
 // tracking; sysdig and Falco do not show such events.
 func (e *Event) StateOnly() bool { return e.Flags&DumpStateOnly != 0 }
+
+// Shown reports whether sysdig and Falco show the event (and run rules on
+// it): not internal bookkeeping, not kept only for state, not part of the
+// capture's preamble.
+func (e *Event) Shown() bool {
+	return !e.Info.Internal() && !e.StateOnly() && !e.Preamble
+}
 
 // Param returns the encoded bytes of parameter i, or nil when the event
 // has fewer parameters.

@@ -49,14 +49,14 @@ type SectionHeader struct {
 
 // Stats counts what the reader met and skipped.
 type Stats struct {
-	Blocks        uint64 // blocks read, of any type
-	Events        uint64 // event blocks returned by Next
-	UnknownEvents uint64 // event blocks of codes newer than this package, skipped
-	BadEvents     uint64 // event blocks whose parameters did not fit, skipped
-	SkippedBlocks uint64 // blocks of unknown type, skipped
-	BadBlocks     uint64 // metadata blocks whose contents did not parse, skipped
+	Blocks         uint64 // blocks read, of any type
+	Events         uint64 // event blocks returned by Next
+	UnknownEvents  uint64 // event blocks of codes newer than this package, skipped
+	BadEvents      uint64 // event blocks whose parameters did not fit, skipped
+	SkippedBlocks  uint64 // blocks of unknown type, skipped
+	BadBlocks      uint64 // metadata blocks whose contents did not parse, skipped
 	DroppedThreads uint64 // process entries past Options.MaxThreads
-	Sections      uint64
+	Sections       uint64
 	// FirstBadBlock describes the first block skipped for bad contents.
 	FirstBadBlock error
 }
@@ -91,9 +91,9 @@ type Reader struct {
 	Interfaces []Interface
 	Stats      Stats
 
-	byTid map[int64]*ThreadInfo
-	copy  []byte // body of blocks that do not fit the read buffer
-	num   uint64
+	byTid    map[int64]*ThreadInfo
+	num      uint64
+	activity bool // an event other than a container record was read
 }
 
 // Open opens a capture file.
@@ -400,6 +400,12 @@ func (r *Reader) Next(ev *Event) error {
 		r.Stats.Events++
 		ev.Num = r.num
 		ev.Offset = start
+		ev.Preamble = false
+		if isContainer(ev.Code) {
+			ev.Preamble = !r.activity
+		} else {
+			r.activity = true
+		}
 		return nil
 	}
 }

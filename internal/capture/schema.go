@@ -133,4 +133,33 @@ var (
 	codeDropE     = codeOf("PPME_DROP_E")
 	codeDropX     = codeOf("PPME_DROP_X")
 	codeScapEvent = codeOf("PPME_SCAPEVENT_E")
+
+	codeContainerE      = codeOf("PPME_CONTAINER_E")
+	codeContainerJSONE  = codeOf("PPME_CONTAINER_JSON_E")
+	codeContainerJSON2E = codeOf("PPME_CONTAINER_JSON_2_E")
 )
+
+// internal lists the codes libsinsp files under its internal category and
+// never shows: bookkeeping of the capture itself, not activity.
+var internal = func() [NumCodes]bool {
+	var m [NumCodes]bool
+	for _, name := range []string{
+		"PPME_DROP_E", "PPME_DROP_X", "PPME_SCAPEVENT_E", "PPME_SCAPEVENT_X",
+		"PPME_PROCINFO_E", "PPME_PROCINFO_X", "PPME_CONTAINER_E", "PPME_CONTAINER_X",
+		"PPME_K8S_E", "PPME_K8S_X", "PPME_MESOS_E", "PPME_MESOS_X",
+		"PPME_INFRASTRUCTURE_EVENT_E", "PPME_INFRASTRUCTURE_EVENT_X",
+	} {
+		m[codeOf(name)] = true
+	}
+	return m
+}()
+
+// Internal reports whether events of this code are bookkeeping of the
+// capture (drops, per-process CPU counters, old container records) that
+// sysdig and Falco never show.
+func (i *EventInfo) Internal() bool { return internal[i.Code] }
+
+// isContainer reports whether the code carries container metadata.
+func isContainer(code uint16) bool {
+	return code == codeContainerE || code == codeContainerJSONE || code == codeContainerJSON2E
+}

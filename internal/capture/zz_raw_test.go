@@ -34,7 +34,7 @@ func TestRawScratch(t *testing.T) {
 				skipped++
 				continue
 			}
-			if ev.Code == codeProcInfoE || ev.Code == 196 || ev.Code == 228 || ev.StateOnly() {
+			if !ev.Shown() {
 				continue
 			}
 			dir := ">"
@@ -48,12 +48,18 @@ func TestRawScratch(t *testing.T) {
 		n := 0
 		for i := 0; i < len(want) || i < len(got); i++ {
 			var a, b string
-			if i < len(got) { a = got[i] }
-			if i < len(want) { b = want[i] }
+			if i < len(got) {
+				a = got[i]
+			}
+			if i < len(want) {
+				b = want[i]
+			}
 			if a != b {
 				t.Errorf("%s: line %d: got %q want %q", filepath.Base(f), i, a, b)
 				n++
-				if n > 5 { break }
+				if n > 5 {
+					break
+				}
 			}
 		}
 		t.Logf("%s: %d events, threads %d users %d groups %d ifaces %d stats %+v host %q", filepath.Base(f), len(got), len(r.Threads), len(r.Users), len(r.Groups), len(r.Interfaces), r.Stats, r.Machine.Hostname)

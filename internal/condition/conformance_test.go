@@ -82,3 +82,42 @@ func TestParseAgreesWithLibsinspVectors(t *testing.T) {
 		t.Errorf("accepted %d vectors, want 335", accepted)
 	}
 }
+
+// Falco's compiled conditions, as printed by libsinsp, parse and print back
+// unchanged.
+func TestStringReproducesFalcoCompiledConditions(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(conformanceDir(t), "falco", "rule-loader-vectors.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Test     string `json:"test"`
+		Expected []struct {
+			Rule              string `json:"rule"`
+			CompiledCondition string `json:"compiled_condition"`
+		} `json:"expected"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cases {
+		for _, want := range c.Expected {
+			if want.CompiledCondition == "" {
+				continue
+			}
+			n++
+			e, err := Parse(want.CompiledCondition)
+			if err != nil {
+				t.Errorf("%s: Parse(%q): %v", c.Test, want.CompiledCondition, err)
+				continue
+			}
+			if got := e.String(); got != want.CompiledCondition {
+				t.Errorf("%s: printed\n got %s\nwant %s", c.Test, got, want.CompiledCondition)
+			}
+		}
+	}
+	if n != 33 {
+		t.Errorf("checked %d compiled conditions, want 33", n)
+	}
+}

@@ -1,9 +1,6 @@
 package container
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // HostID is the container id Falco reports for processes outside any
 // container.
@@ -39,23 +36,55 @@ type Info struct {
 	PodIP        string
 }
 
-// idPatterns recognise the container id in the cgroup path layouts of the
-// runtimes we know: docker, podman/libpod, containerd (CRI), cri-o and
-// plain /docker/<id>, each for cgroup v1 and v2 (systemd and cgroupfs).
-var idPattern = regexp.MustCompile(`(?:^|/)(?:docker-|libpod-|cri-containerd-|crio-|docker/|libpod/|containerd/|crio/)?([0-9a-f]{64})(?:\.scope)?(?:/|$)`)
-
 // IDFromCgroup extracts the full 64-character container id from one cgroup
-// path, or returns "" when the path names no container.
+// path, or returns "" when the path names no container. It recognises the
+// layouts of docker (docker-<id>.scope, /docker/<id>), podman
+// (libpod-<id>, /libpod_parent/<pod>/libpod-<id>), containerd
+// (cri-containerd-<id>.scope, /<ns>/<id>) and cri-o (crio-<id>.scope), for
+// cgroup v1 and v2 and both cgroup drivers. The innermost id wins, so a
+// container in a pod is not mistaken for its pod.
 func IDFromCgroup(path string) string {
-	if !strings.ContainsAny(path, "0123456789abcdef") || len(path) < 64 {
+	if len(path) < 64 {
 		return ""
 	}
-	m := idPattern.FindAllStringSubmatch(path, -1)
-	if len(m) == 0 {
+	id := ""
+	for path != "" {
+		var comp string
+		if i := strings.IndexByte(path, '/'); i >= 0 {
+			comp, path = path[:i], path[i+1:]
+		} else {
+			comp, path = path, ""
+		}
+		if c := idOfComponent(comp); c != "" {
+			id = c
+		}
+	}
+	return id
+}
+
+var idPrefixes = []string{"docker-", "libpod-", "cri-containerd-", "crio-", "libpod-conmon-"}
+
+func idOfComponent(c string) string {
+	c = strings.TrimSuffix(c, ".scope")
+	if strings.HasPrefix(c, "libpod-conmon-") {
+		// conmon's own cgroup under systemd: not the container.
 		return ""
 	}
-	// The innermost id wins (nested runtimes).
-	return m[len(m)-1][1]
+	for _, p := range idPrefixes {
+		if strings.HasPrefix(c, p) {
+			c = c[len(p):]
+			break
+		}
+	}
+	if len(c) != 64 {
+		return ""
+	}
+	for i := 0; i < len(c); i++ {
+		if b := c[i]; !('0' <= b && b <= '9' || 'a' <= b && b <= 'f') {
+			return ""
+		}
+	}
+	return c
 }
 
 // ShortID returns the 12-character form Falco prints as container.id.

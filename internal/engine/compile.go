@@ -218,6 +218,9 @@ func (x transformedTest) Test(v fields.Value) bool {
 	return ok && x.t.Test(w)
 }
 
+// fieldsValue shortens signatures in this package.
+type fieldsValue = fields.Value
+
 // matcher tests one extracted value.
 type matcher func(v fields.Value) bool
 
@@ -271,6 +274,9 @@ func compileCompare(n *condition.Compare) (Predicate, error) {
 	}
 	if n.Op == "exists" {
 		return &existsNode{left}, nil
+	}
+	if dnsFields[left.name] {
+		return compileDNSCompare(n, left)
 	}
 	switch r := n.Right.(type) {
 	case *condition.Field, *condition.Transform:
@@ -604,4 +610,30 @@ func containsFold(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// compileDNSCompare compiles = != and in on fd.*ip.name: the connection's
+// address against the resolved addresses of the names.
+func compileDNSCompare(n *condition.Compare, left *operand) (Predicate, error) {
+	var names []string
+	switch r := n.Right.(type) {
+	case *condition.Value:
+		names = []string{r.Text}
+	case *condition.List:
+		for _, it := range r.Items {
+			names = append(names, it.Text)
+		}
+	default:
+		return nil, errorf(n.OpPos, "%s compares with domain names, not %s", left.name, n.Right.String())
+	}
+	if n.Modifier != "" {
+		return nil, errorf(n.OpPos, "%s supports =, != and in, without modifiers", left.name)
+	}
+	switch n.Op {
+	case "=", "==", "in":
+		return &cmpNode{left: left, match: dnsMatcher(names, false)}, nil
+	case "!=":
+		return &cmpNode{left: left, match: dnsMatcher(names, true)}, nil
+	}
+	return nil, errorf(n.OpPos, "%s supports =, != and in (domain names), not %s", left.name, n.Op)
 }

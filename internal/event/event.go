@@ -47,6 +47,9 @@ type Param struct {
 	Name string
 	Text string
 	Num  int64
+	// Sym marks Text as the symbolic name of Num (flags, enums, signals):
+	// evt.args then prints both, as num(text).
+	Sym bool
 }
 
 // Event is one syscall exit or one detector finding.
@@ -84,6 +87,14 @@ type Event struct {
 func (e *Event) AddParam(name, text string, num int64) {
 	if e.NParams < MaxParams {
 		e.Params[e.NParams] = Param{Name: name, Text: text, Num: num}
+		e.NParams++
+	}
+}
+
+// AddSym appends a parameter whose text names its numeric value.
+func (e *Event) AddSym(name, text string, num int64) {
+	if e.NParams < MaxParams {
+		e.Params[e.NParams] = Param{Name: name, Text: text, Num: num, Sym: true}
 		e.NParams++
 	}
 }

@@ -12,13 +12,18 @@ type flagName struct {
 	name string
 }
 
-// openFlagNames are the kernel's O_* bits in the order Falco prints them.
+// openFlagNames are the kernel's O_* bits in the order Falco prints them;
+// the access mode (O_RDONLY, O_WRONLY, O_RDWR) goes where accessMode is.
 var openFlagNames = []flagName{
 	{0o100000, "O_LARGEFILE"}, {0o200000, "O_DIRECTORY"}, {0o40000, "O_DIRECT"},
-	{0o1000, "O_TRUNC"}, {0o4010000, "O_SYNC"}, {0o4000, "O_NONBLOCK"}, {0o200, "O_EXCL"},
-	{0o10000, "O_DSYNC"}, {0o2000, "O_APPEND"}, {0o100, "O_CREAT"}, {0o2000000, "O_CLOEXEC"},
-	{0o20000000, "O_TMPFILE"}, {0o400000, "O_NOFOLLOW"}, {0o1000000, "O_NOATIME"}, {0o10000000, "O_PATH"},
+	{0o1000, "O_TRUNC"}, {0o4000000, "O_SYNC"}, {0o4000, "O_NONBLOCK"}, {0o200, "O_EXCL"},
+	{0o10000, "O_DSYNC"}, {0o2000, "O_APPEND"}, {0o100, "O_CREAT"}, {accessMode, ""},
+	{0o2000000, "O_CLOEXEC"}, {0o20000000, "O_TMPFILE"}, {0o400000, "O_NOFOLLOW"},
+	{0o1000000, "O_NOATIME"}, {0o10000000, "O_PATH"},
 }
+
+// accessMode marks the access mode's place in openFlagNames.
+const accessMode = 1 << 40
 
 var openFlagCache sync.Map
 
@@ -31,17 +36,12 @@ func OpenFlagsText(flags uint32) string {
 	}
 	var parts []string
 	for _, f := range openFlagNames {
-		if uint64(flags)&f.bit == f.bit {
+		switch {
+		case f.bit == accessMode:
+			parts = append(parts, [...]string{"O_RDONLY", "O_WRONLY", "O_RDWR", "O_RDWR"}[flags&3])
+		case uint64(flags)&f.bit == f.bit:
 			parts = append(parts, f.name)
 		}
-	}
-	switch flags & 3 {
-	case 0:
-		parts = append(parts, "O_RDONLY")
-	case 1:
-		parts = append(parts, "O_WRONLY")
-	case 2:
-		parts = append(parts, "O_RDWR")
 	}
 	s := strings.Join(parts, "|")
 	openFlagCache.Store(flags, s)

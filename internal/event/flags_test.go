@@ -5,7 +5,8 @@ import "testing"
 func TestFlagTextFollowsFalco(t *testing.T) {
 	cases := []struct{ got, want string }{
 		{OpenFlagsText(0), "O_RDONLY"},
-		{OpenFlagsText(0o2000000), "O_CLOEXEC|O_RDONLY"},
+		{OpenFlagsText(0o2000000), "O_RDONLY|O_CLOEXEC"},
+		{OpenFlagsText(0o4010000), "O_SYNC|O_DSYNC|O_RDONLY"},
 		{OpenFlagsText(0o1101), "O_TRUNC|O_CREAT|O_WRONLY"},
 		{OpenFlagsText(0o2102), "O_APPEND|O_CREAT|O_RDWR"},
 		{ProtText(5), "PROT_READ|PROT_EXEC"},

@@ -63,15 +63,21 @@ func init() {
 		}
 		return boolean(c.Evt.Res < 0)
 	})
-	simple("evt.args", String, "every parameter of the event as name=value pairs", func(c *Ctx) (Value, bool) {
+	simple("evt.args", String, "every parameter of the event as name=value pairs, each followed by a space; flags as num(NAMES)", func(c *Ctx) (Value, bool) {
 		var b strings.Builder
 		for i := 0; i < c.Evt.NParams; i++ {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(c.Evt.Params[i].Name)
+			p := &c.Evt.Params[i]
+			b.WriteString(p.Name)
 			b.WriteByte('=')
-			b.WriteString(c.Evt.Params[i].Text)
+			if p.Sym {
+				b.WriteString(strconv.FormatInt(p.Num, 10))
+				b.WriteByte('(')
+				b.WriteString(p.Text)
+				b.WriteByte(')')
+			} else {
+				b.WriteString(p.Text)
+			}
+			b.WriteByte(' ')
 		}
 		return str(b.String())
 	})

@@ -182,11 +182,24 @@ func init() {
 		return boolean(fd.LocalIsServer)
 	})
 	fdField("fd.connected", Bool, "true when the socket is connected", func(c *Ctx, fd *event.FD) (Value, bool) { return boolean(fd.Connected) })
-	for _, n := range []string{"fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name"} {
-		// Domain names need a DNS tracker truesight does not have: these
-		// fields are never extractable, so comparisons on them are false.
-		simple(n, String, "domain name of the address (not tracked: always missing)", func(c *Ctx) (Value, bool) { return Value{}, false })
+	// Domain names: in a condition, the engine compares the address with
+	// the DNS answers for the names given; extracted, they are the address.
+	dnsName := func(name, desc string, get func(fd *event.FD) netip.Addr) {
+		simple(name, String, desc, func(c *Ctx) (Value, bool) {
+			if c.Evt.FD == nil || !isSocket(c.Evt.FD) {
+				return Value{}, false
+			}
+			a := get(c.Evt.FD)
+			if !a.IsValid() {
+				return Value{}, false
+			}
+			return Value{IP: a}, true
+		})
 	}
+	dnsName("fd.cip.name", "client address, matched against domain names resolved by DNS (fd.cip.name=example.com)", func(fd *event.FD) netip.Addr { return fd.ClientIP })
+	dnsName("fd.sip.name", "server address, matched against domain names resolved by DNS (fd.sip.name=example.com)", func(fd *event.FD) netip.Addr { return fd.ServerIP })
+	dnsName("fd.lip.name", "local address, matched against domain names resolved by DNS", localIP)
+	dnsName("fd.rip.name", "remote address, matched against domain names resolved by DNS", remoteIP)
 
 	// Our own: the container whose root filesystem holds the file.
 	fdField("fd.container.id", String, "truesight: id of the container whose root filesystem holds the file (host for the host's root); differs from container.id for writes through /proc/<pid>/root", func(c *Ctx, fd *event.FD) (Value, bool) {

@@ -207,6 +207,9 @@ func Bind(f *Field, arg string, hasArg bool) (*Bound, error) {
 func Text(t Type, v Value) string {
 	switch t {
 	case String, Bytes:
+		if v.S == "" && v.IP.IsValid() {
+			return v.IP.String() // fd.sip.name and friends
+		}
 		return v.S
 	case Bool:
 		if v.N != 0 {

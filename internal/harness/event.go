@@ -63,7 +63,7 @@ func execEvent(b *P, typ string) *fields.Ctx {
 			flags |= 1 << uint(i)
 		}
 	}
-	e.AddParam("flags", ExecFlagsText(p.ExeWritable, p.ExeUpperLayer, p.ExeFromMemfd, p.ExeLowerLayer), flags)
+	e.AddSym("flags", ExecFlagsText(p.ExeWritable, p.ExeUpperLayer, p.ExeFromMemfd, p.ExeLowerLayer), flags)
 	num(e, "uid", int64(p.UID))
 	return c
 }
@@ -124,7 +124,7 @@ func openParams(e *event.Event, fd int64, name string, flags int, mode int64) {
 	num(e, "fd", fd)
 	num(e, "dirfd", atFDCWD)
 	text(e, "name", name)
-	e.AddParam("flags", OpenFlagsText(flags), int64(flags))
+	e.AddSym("flags", OpenFlagsText(flags), int64(flags))
 	e.AddParam("mode", fmt.Sprintf("0%o", mode), mode)
 	e.AddParam("dev", "803", 0x803)
 	num(e, "ino", 1048602)
@@ -180,7 +180,7 @@ func Socket(b *P, domain string, typ, proto int64) *fields.Ctx {
 	}
 	c := newCtx(b, "socket", 3)
 	num(c.Evt, "fd", 3)
-	c.Evt.AddParam("domain", domain, d)
+	c.Evt.AddSym("domain", domain, d)
 	num(c.Evt, "type", typ)
 	num(c.Evt, "proto", proto)
 	num(c.Evt, "flags", 0)

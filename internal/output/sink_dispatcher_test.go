@@ -207,7 +207,7 @@ func TestDispatcherCloseGivesUpAtTheDeadline(t *testing.T) {
 type deafSink struct{ release chan struct{} }
 
 func (s deafSink) Write(context.Context, *Alert) error { <-s.release; return nil }
-func (s deafSink) Close() error                         { return nil }
+func (s deafSink) Close() error                        { return nil }
 
 func TestDispatcherCloseAbandonsAWriteThatIgnoresCancellation(t *testing.T) {
 	s := deafSink{release: make(chan struct{})}
@@ -226,7 +226,7 @@ func TestDispatcherCloseAbandonsAWriteThatIgnoresCancellation(t *testing.T) {
 type failSink struct{}
 
 func (failSink) Write(context.Context, *Alert) error { return errors.New("receiver gone") }
-func (failSink) Close() error                         { return nil }
+func (failSink) Close() error                        { return nil }
 
 func TestDispatcherCountsFailures(t *testing.T) {
 	d := NewDispatcher(quiet, Output{Name: "bad", Sink: failSink{}})

@@ -59,39 +59,24 @@ type TLSOptions struct {
 // Config builds the tls.Config the options describe.
 func (o TLSOptions) Config() (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.Insecure} //nolint:gosec // the user asked for it
-	var files []string
-	for _, f := range []string{o.CACert, o.CABundle} {
-		if f != "" {
-			files = append(files, f)
-		}
-	}
-	if o.CAPath != "" {
-		entries, err := os.ReadDir(o.CAPath)
-		if err != nil {
-			return nil, fmt.Errorf("read CA directory: %w", err)
-		}
-		for _, e := range entries {
-			if !e.IsDir() {
-				files = append(files, filepath.Join(o.CAPath, e.Name()))
-			}
-		}
-	}
-	if len(files) > 0 {
+	if o.CACert != "" || o.CABundle != "" || o.CAPath != "" {
 		pool := x509.NewCertPool()
-		n := 0
-		for _, f := range files {
+		for _, f := range []string{o.CACert, o.CABundle} {
+			if f == "" {
+				continue
+			}
 			pem, err := os.ReadFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("read CA certificate: %w", err)
 			}
-			if pool.AppendCertsFromPEM(pem) {
-				n++
-			} else if f == o.CACert || f == o.CABundle {
+			if !pool.AppendCertsFromPEM(pem) {
 				return nil, fmt.Errorf("CA certificate %s: no PEM certificate found", f)
 			}
 		}
-		if n == 0 {
-			return nil, fmt.Errorf("CA directory %s: no PEM certificate found", o.CAPath)
+		if o.CAPath != "" {
+			if err := addCADir(pool, o.CAPath); err != nil {
+				return nil, err
+			}
 		}
 		c.RootCAs = pool
 	}
@@ -103,6 +88,28 @@ func (o TLSOptions) Config() (*tls.Config, error) {
 		c.Certificates = []tls.Certificate{cert}
 	}
 	return c, nil
+}
+
+// addCADir adds every PEM certificate of the files in dir to pool.
+func addCADir(pool *x509.CertPool, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read CA directory: %w", err)
+	}
+	found := false
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		pem, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err == nil && pool.AppendCertsFromPEM(pem) {
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("CA directory %s: no PEM certificate found", dir)
+	}
+	return nil
 }
 
 // HTTPSink POSTs each alert as Falco's JSON object, the payload

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Syslog facilities by RFC 5424 name, for SyslogOptions.Facility.
@@ -170,13 +172,18 @@ func (s *SyslogSink) dial(ctx context.Context) error {
 
 // Write sends the alert, reconnecting and retrying as the policy allows.
 func (s *SyslogSink) Write(ctx context.Context, a *Alert) error {
-	s.buf = s.frame(s.buf[:0], a)
 	return withRetry(ctx, s.o.Retry, func() (time.Duration, error) {
+		if s.conn != nil && s.peerClosed() {
+			_ = s.conn.Close()
+			s.conn = nil
+		}
 		if s.conn == nil {
 			if err := s.dial(ctx); err != nil {
 				return 0, err
 			}
 		}
+		// Framing depends on the socket type, known once connected.
+		s.buf = s.frame(s.buf[:0], a)
 		_ = s.conn.SetWriteDeadline(time.Now().Add(s.o.Timeout))
 		stop := context.AfterFunc(ctx, func() { _ = s.conn.SetWriteDeadline(time.Now()) })
 		_, err := s.conn.Write(s.buf)
@@ -189,6 +196,30 @@ func (s *SyslogSink) Write(ctx context.Context, a *Alert) error {
 		}
 		return 0, nil
 	})
+}
+
+// peerClosed reports whether the receiver closed a TCP connection. A write
+// to such a connection still succeeds once, and the message is lost; a
+// syslog receiver never sends, so readable data or end of stream means the
+// connection is dead. This narrows, but cannot close, the window in which
+// a restarting receiver loses a message.
+func (s *SyslogSink) peerClosed() bool {
+	tc, ok := s.conn.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	_ = rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		closed = n > 0 || (err == nil && n == 0) || (err != nil && err != unix.EAGAIN)
+		return true
+	})
+	return closed
 }
 
 // frame appends the message in the transport's framing: octet counting on

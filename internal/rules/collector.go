@@ -226,14 +226,14 @@ func (c *collector) appendRule(u *ruleUpdate) *loadError {
 	if u.hasTags {
 		prev.tags = tagSet(prev.tags, u.tags)
 	}
-	for _, ex := range u.exceptions {
-		var old *exceptionInfo
-		for _, p := range prev.exceptions {
-			if p.name == ex.name {
-				old = p
-				break
-			}
+	byName := map[string]*exceptionInfo{}
+	for _, p := range prev.exceptions {
+		if byName[p.name] == nil {
+			byName[p.name] = p
 		}
+	}
+	for _, ex := range u.exceptions {
+		old := byName[ex.name]
 		if old == nil {
 			if !ex.fields.valid() {
 				return errAt(ErrException, ex.node, "new exception %q must have a 'fields' key with a field or a list of fields", ex.name)
@@ -245,6 +245,7 @@ func (c *collector) appendRule(u *ruleUpdate) *loadError {
 				return err
 			}
 			prev.exceptions = append(prev.exceptions, ex)
+			byName[ex.name] = ex
 			continue
 		}
 		if ex.fields.defined {

@@ -81,12 +81,12 @@ func (l *loader) compileLists() []compiledList {
 		}
 		out = append(out, compiledList{info: cl, src: li})
 	}
+	byName := make(map[string]*List, len(out))
+	for _, cl := range out {
+		byName[cl.info.Name] = cl.info
+	}
 	for _, name := range used {
-		for _, cl := range out {
-			if cl.info.Name == name {
-				cl.info.Used = true
-			}
-		}
+		byName[name].Used = true
 	}
 	return out
 }
@@ -178,6 +178,7 @@ type resolver struct {
 	macros     map[string]*macroState
 	visibility int // a macro is visible when its slot index is below this
 	path       []string
+	onPath     map[string]bool
 	work       int
 	tooLarge   bool
 	loop       *condition.Identifier
@@ -269,7 +270,7 @@ func (r *resolver) identifier(n *condition.Identifier) (condition.Expr, int) {
 		r.broken = true
 		return n, 1
 	}
-	if slices.Contains(r.path, n.Name) {
+	if r.onPath[n.Name] {
 		if r.loop == nil {
 			r.loop = n
 			r.loopPath = append(slices.Clone(r.path), n.Name)
@@ -280,9 +281,14 @@ func (r *resolver) identifier(n *condition.Identifier) (condition.Expr, int) {
 	if m.resolved {
 		return m.ast, m.size
 	}
+	if r.onPath == nil {
+		r.onPath = map[string]bool{}
+	}
 	r.path = append(r.path, n.Name)
+	r.onPath[n.Name] = true
 	out, size := r.resolve(m.ast)
 	r.path = r.path[:len(r.path)-1]
+	delete(r.onPath, n.Name)
 	return out, size
 }
 
@@ -336,12 +342,20 @@ func (l *loader) compileRule(ri *ruleInfo, lists []compiledList, macros map[stri
 		return nil
 	}
 	r := &resolver{l: l, macros: macros, visibility: math.MaxInt}
-	expr, _, lerr = r.run(expr)
+	expr, size, lerr := r.run(expr)
 	if lerr != nil {
 		if lerr.pos == nil && lerr.node == nil && r.broken {
 			return nil // the macro's own error says it all
 		}
 		l.report(ctx, Error, lerr)
+		return nil
+	}
+	// Shared macro trees keep each rule small in memory, but every rule
+	// is walked (and printed) in full: bound the total work.
+	l.totalNodes += size
+	if limit := 16 * l.opts.MaxConditionNodes; l.totalNodes > limit {
+		l.report(ctx, Error, errAt(ErrConditionTooLarge, condNode,
+			"the rules' conditions have more than %d nodes in total once macros are expanded", limit))
 		return nil
 	}
 	l.conditionWarnings(ctx, expr, condNode)

@@ -2,10 +2,11 @@
 // (required versions, lists, macros, rules), applies redefinitions, appends
 // and overrides in file order, expands lists and exceptions into each rule's
 // condition text, parses it, and resolves macros into one condition tree per
-// rule. Every problem is reported as a Diagnostic pointing at the file, line
-// and column, in Falco's terms, so users can fix their rules like code.
+// rule, with Falco 0.4x (engine version 0.57.0) semantics. Every problem is a
+// Diagnostic pointing at file, line and column, like a compiler message.
 //
-// The package knows nothing about how fields are extracted: callers pass
-// Options.KnownField and Options.Validate so the engine can check and compile
-// each rule and report its findings back through the same diagnostics.
+// The package knows nothing about how fields are extracted: the engine
+// passes Options.KnownField to check field names and Options.Validate to
+// compile each rule, reporting back through the same diagnostics (a
+// *CompileError locates the problem at a node of the condition).
 package rules

@@ -73,6 +73,7 @@ func (r *reader) readExceptions(ctx itemCtx, appending bool) ([]*exceptionInfo, 
 		return nil, errAt(ErrYAMLSchema, n, "rule exceptions must be a sequence, not %s", kindName(seq))
 	}
 	var out []*exceptionInfo
+	seen := map[string]bool{}
 	for _, en := range seq.Content {
 		m := deref(en)
 		if m == nil || m.Kind != yaml.MappingNode {
@@ -89,13 +90,11 @@ func (r *reader) readExceptions(ctx itemCtx, appending bool) ([]*exceptionInfo, 
 					"unknown key '%s' in exception %q; it is ignored (exceptions have name, fields, comps and values)", kv.key, name))
 			}
 		}
-		for _, prev := range out {
-			if prev.name == name {
-				r.l.report(ctx, Warning, errAt(WarnExceptionNameReused, m,
-					"multiple definitions of exception %q in the same rule: give each exception its own name", name))
-				break
-			}
+		if seen[name] {
+			r.l.report(ctx, Warning, errAt(WarnExceptionNameReused, m,
+				"multiple definitions of exception %q in the same rule: give each exception its own name", name))
 		}
+		seen[name] = true
 		if fn := get(m, "fields"); fn != nil {
 			if ex.fields, err = readEntry(r.f, fn, "exception fields", 1); err != nil {
 				return nil, err

@@ -18,7 +18,7 @@ func Load(sources []Source, opts Options) (*Ruleset, Diagnostics) {
 		l.opts.MaxConditionBytes = 1 << 20
 	}
 	if l.opts.MaxConditionNodes <= 0 {
-		l.opts.MaxConditionNodes = 1 << 20
+		l.opts.MaxConditionNodes = 1 << 17
 	}
 	l.col = &collector{l: l}
 	for _, src := range sources {
@@ -40,6 +40,8 @@ type loader struct {
 	maxEngine semver
 	plugins   [][]PluginRequirement
 	ps        posSpace
+	// totalNodes counts the expanded condition nodes of all rules so far.
+	totalNodes int
 }
 
 // report adds a diagnostic for an item.

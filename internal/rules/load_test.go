@@ -423,6 +423,26 @@ func TestMacroExpansionIsBounded(t *testing.T) {
 	}
 }
 
+func TestTotalExpansionIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("- macro: m0\n  condition: evt.type = open\n")
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&b, "- macro: m%d\n  condition: (m%d or m%d)\n", i, i-1, i-1)
+	}
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&b, "- rule: r%d\n  desc: d\n  condition: m12\n"+ruleTail, i)
+	}
+	// m12 has 8191 nodes: each rule fits 8192, but 16 rules exhaust 16*8192.
+	rs, diags := load(t, Options{MaxConditionNodes: 8192}, b.String())
+	if rs != nil {
+		t.Fatal("loaded beyond the total budget")
+	}
+	errs := diags.Errors()
+	if len(errs) != 4 || errs[0].Code != ErrConditionTooLarge || errs[0].ItemName != "r16" {
+		t.Errorf("want 4 errors from r16 on, got:\n%s", errs)
+	}
+}
+
 func TestLongMacroChainsLoad(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("- macro: m0\n  condition: evt.type = open\n")

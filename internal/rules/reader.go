@@ -499,9 +499,7 @@ func (r *reader) readRule(ctx itemCtx) *loadError {
 			}
 			u.hasExceptions = true
 		}
-		if err := r.updateSource(item, u); err != nil {
-			return err
-		}
+		updateSource(item, u)
 		return r.l.col.appendRule(u)
 	case !has(item, "condition") && !has(item, "output") && !has(item, "desc") && !has(item, "priority"):
 		enabled, present, err := optBool(item, "enabled")
@@ -603,23 +601,19 @@ func captureDuration(item *yaml.Node) (uint64, *loadError) {
 
 // tagSet adds tags to a sorted set.
 func tagSet(set, tags []string) []string {
-	for _, t := range tags {
-		if i, found := slices.BinarySearch(set, t); !found {
-			set = slices.Insert(set, i, t)
-		}
-	}
-	return set
+	out := append(slices.Clone(set), tags...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // updateSource records a non-empty source given with an append or override,
 // which must match the rule's.
-func (r *reader) updateSource(item *yaml.Node, u *ruleUpdate) *loadError {
+func updateSource(item *yaml.Node, u *ruleUpdate) {
 	n := deref(get(item, "source"))
 	if isScalar(n) && n.Value != "" {
 		u.source = n.Value
 		u.sourceNode = n
 	}
-	return nil
 }
 
 func (r *reader) readRuleOverride(ctx itemCtx, name string, oa, or []string) *loadError {
@@ -732,9 +726,7 @@ func (r *reader) readRuleOverride(ctx itemCtx, name string, oa, or []string) *lo
 				u.captureDuration = &d
 			}
 		}
-		if err := r.updateSource(item, u); err != nil {
-			return err
-		}
+		updateSource(item, u)
 		var err *loadError
 		if isAppend {
 			err = r.l.col.appendRule(u)

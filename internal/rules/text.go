@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"sort"
 	"strings"
 
@@ -177,7 +178,7 @@ func quoteItem(s string) string {
 // searched from its second byte. It returns t itself when the name does not
 // occur, and ok=false when the result would exceed limit bytes.
 func expandList(t *text, name string, items []string, limit int) (out *text, used, ok bool) {
-	if name == "" || !strings.Contains(string(t.b), name) {
+	if name == "" || !bytes.Contains(t.b, []byte(name)) {
 		return t, false, true
 	}
 	var sub strings.Builder

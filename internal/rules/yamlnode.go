@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -282,7 +283,7 @@ func decodeDocuments(data []byte) (docs []*yaml.Node, err error) {
 			err = fmt.Errorf("yaml: %v", r)
 		}
 	}()
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
 		if e := dec.Decode(&doc); e != nil {

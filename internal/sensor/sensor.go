@@ -43,9 +43,21 @@ type Options struct {
 	CgroupHierarchy string
 }
 
+// objects are the kernel objects a Sensor holds. Variables are left out on
+// purpose: loading them would mmap their maps, and a mapping keeps a map
+// alive after Close until the garbage collector unmaps it.
+type objects struct {
+	sensorBPFPrograms
+	sensorBPFMaps
+}
+
+func (o *objects) Close() error {
+	return errors.Join(o.sensorBPFPrograms.Close(), o.sensorBPFMaps.Close())
+}
+
 // Sensor is the loaded and attached eBPF sensor.
 type Sensor struct {
-	objs    *ebpf.Collection
+	objs    *objects
 	links   []link.Link
 	iter    *link.Iter
 	reader  *ringbuf.Reader
@@ -60,15 +72,8 @@ type Sensor struct {
 	closeErr  error
 }
 
-// progAttach lists the tracepoint programs in attach order: process
-// lifecycle first, so that no syscall of a new process precedes its fork.
-var progAttach = []string{"sched_fork", "sched_exec", "sched_exit", "sys_exit"}
-
 // Open loads the sensor into the kernel, configures it and attaches it.
 func Open(opts Options) (*Sensor, error) {
-	if err := checkPrerequisites(); err != nil {
-		return nil, err
-	}
 	nrs, err := resolveSyscalls(opts.Syscalls)
 	if err != nil {
 		return nil, fmt.Errorf("sensor: options: %w", err)
@@ -87,6 +92,9 @@ func Open(opts Options) (*Sensor, error) {
 	ignore := opts.IgnoreTgid
 	if ignore == 0 {
 		ignore = os.Getpid()
+	}
+	if err := checkPrerequisites(); err != nil {
+		return nil, err
 	}
 
 	spec, err := loadSensorBPF()
@@ -115,8 +123,8 @@ func Open(opts Options) (*Sensor, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("sensor: lift RLIMIT_MEMLOCK: %w", err)
 	}
-	objs, err := ebpf.NewCollection(spec)
-	if err != nil {
+	objs := new(objects)
+	if err := spec.LoadAndAssign(objs, nil); err != nil {
 		return nil, loadError(err)
 	}
 	s := &Sensor{objs: objs}
@@ -128,7 +136,7 @@ func Open(opts Options) (*Sensor, error) {
 		s.Close()
 		return nil, err
 	}
-	s.reader, err = ringbuf.NewReader(objs.Maps[sensorBPFMapEvents])
+	s.reader, err = ringbuf.NewReader(objs.Events)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sensor: open ring buffer: %w", err)
@@ -144,13 +152,13 @@ func Open(opts Options) (*Sensor, error) {
 }
 
 func (s *Sensor) configure(nrs []int) error {
-	specs := s.objs.Maps[sensorBPFMapSyscallSpecs]
+	specs := s.objs.SyscallSpecs
 	for _, nr := range nrs {
 		if err := specs.Put(uint32(nr), spec(nr)); err != nil {
 			return fmt.Errorf("sensor: enable syscall %d (%s): %w", nr, SyscallName(nr), err)
 		}
 	}
-	remap := s.objs.Maps[sensorBPFMapIa32To64]
+	remap := s.objs.Ia32To64
 	for nr, to := range ia32Remap {
 		if to < 0 || nr >= maxSyscalls {
 			continue
@@ -162,15 +170,26 @@ func (s *Sensor) configure(nrs []int) error {
 	return nil
 }
 
+// attach attaches the process lifecycle first, so that no syscall of a new
+// process is reported before its fork.
 func (s *Sensor) attach() error {
-	for _, name := range progAttach {
-		l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.Programs[name]})
+	progs := []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		{"sched_process_fork", s.objs.SchedFork},
+		{"sched_process_exec", s.objs.SchedExec},
+		{"sched_process_exit", s.objs.SchedExit},
+		{"sys_exit", s.objs.SysExit},
+	}
+	for _, p := range progs {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p.prog})
 		if err != nil {
-			return fmt.Errorf("sensor: attach %s: %w", name, err)
+			return fmt.Errorf("sensor: attach tp_btf/%s: %w", p.name, err)
 		}
 		s.links = append(s.links, l)
 	}
-	it, err := link.AttachIter(link.IterOptions{Program: s.objs.Programs[sensorBPFProgSnapshot]})
+	it, err := link.AttachIter(link.IterOptions{Program: s.objs.Snapshot})
 	if err != nil {
 		return fmt.Errorf("sensor: attach iter/task: %w", err)
 	}
@@ -256,7 +275,7 @@ type Stats struct {
 // Stats reads the per-CPU counters.
 func (s *Sensor) Stats() (Stats, error) {
 	var per []sensorBPFStats
-	if err := s.objs.Maps[sensorBPFMapCounters].Lookup(uint32(0), &per); err != nil {
+	if err := s.objs.Counters.Lookup(uint32(0), &per); err != nil {
 		return Stats{}, fmt.Errorf("sensor: read counters: %w", err)
 	}
 	st := Stats{PerCPU: make([]CPUStats, len(per))}
@@ -315,7 +334,9 @@ func (s *Sensor) Close() error {
 			}
 		}
 		if s.objs != nil {
-			s.objs.Close()
+			if err := s.objs.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("free objects: %w", err))
+			}
 		}
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("sensor: close: %w", err)
@@ -435,7 +456,10 @@ func fmodeBacking() uint32 {
 	if err := unix.Uname(&u); err != nil {
 		return 0
 	}
-	major, minor := kernelVersion(unix.ByteSliceToString(u.Release[:]))
+	return fmodeBackingFor(kernelVersion(unix.ByteSliceToString(u.Release[:])))
+}
+
+func fmodeBackingFor(major, minor int) uint32 {
 	switch {
 	case major > 6 || major == 6 && minor >= 14:
 		return 1 << 24

@@ -228,33 +228,12 @@ struct walk {
 	__u32 iter;
 };
 
-static long walk_step(__u64 i, void *ctx)
+/* Prepends "/<name of d>" to the path; returns 0, or 1 when it does not fit. */
+static __always_inline int walk_put_name(struct walk *w, struct dentry *d)
 {
-	struct walk *w = ctx;
-	struct dentry *d = (void *)w->dentry;
-	struct mount *m = (void *)w->mnt;
-	struct dentry *mroot = BPF_CORE_READ(m, mnt.mnt_root);
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	const unsigned char *name;
 	struct ebuf *b;
 	__u32 len, pos;
-
-	if (d == mroot || d == parent) {
-		struct mount *mp;
-
-		if (d != mroot) {
-			w->flags |= FI_PATH_DETACHED;
-			return 1;
-		}
-		mp = BPF_CORE_READ(m, mnt_parent);
-		if (!mp || mp == m) {
-			w->flags |= FI_PATH_NSROOT;
-			return 1;
-		}
-		w->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
-		w->mnt = (__u64)mp;
-		return 0;
-	}
 
 	b = get_buf(w->iter);
 	if (!b)
@@ -273,6 +252,44 @@ static long walk_step(__u64 i, void *ctx)
 	pos -= 1;
 	b->path[pos & PATH_MASK] = '/';
 	w->pos = pos;
+	return 0;
+}
+
+static long walk_step(__u64 i, void *ctx)
+{
+	struct walk *w = ctx;
+	struct dentry *d = (void *)w->dentry;
+	struct mount *m = (void *)w->mnt;
+	struct dentry *mroot = BPF_CORE_READ(m, mnt.mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+	if (d == mroot) {
+		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+
+		if (!mp || mp == m) {
+			w->flags |= FI_PATH_NSROOT;
+			return 1;
+		}
+		w->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		w->mnt = (__u64)mp;
+		return 0;
+	}
+	if (d == parent) {
+		/* A root that is not its mount's root: a pseudo file (memfd,
+		 * pipe, anon inode) or a dentry cut off its tree. Keep its name,
+		 * as d_path does with "/memfd:x". */
+		w->flags |= FI_PATH_DETACHED;
+		if (d && BPF_CORE_READ(d, d_name.len) > 0) {
+			char c = 0;
+
+			bpf_probe_read_kernel(&c, 1, BPF_CORE_READ(d, d_name.name));
+			if (c != '/')
+				walk_put_name(w, d);
+		}
+		return 1;
+	}
+	if (walk_put_name(w, d))
+		return 1;
 	w->dentry = (__u64)parent;
 	return 0;
 }
@@ -588,7 +605,8 @@ static __always_inline void fill_proc(struct proc_info *pi, struct task_struct *
 	pi->pflags = BPF_CORE_READ(t, flags);
 
 	pi->start_boottime = BPF_CORE_READ(t, start_boottime);
-	pi->parent_start_boottime = BPF_CORE_READ(t, real_parent, start_boottime);
+	/* The parent process, not the thread that forked. */
+	pi->parent_start_boottime = BPF_CORE_READ(t, real_parent, group_leader, start_boottime);
 	pi->cgroup_id = task_cgroup_id(t);
 
 	pns = level <= 31 ? BPF_CORE_READ(pid, numbers[level].ns) : 0;

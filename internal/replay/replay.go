@@ -1,0 +1,286 @@
+package replay
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unsafe"
+
+	"github.com/truesightsec/truesight/internal/capture"
+	"github.com/truesightsec/truesight/internal/container"
+	"github.com/truesightsec/truesight/internal/engine"
+	"github.com/truesightsec/truesight/internal/event"
+	"github.com/truesightsec/truesight/internal/fields"
+	"github.com/truesightsec/truesight/internal/output"
+	"github.com/truesightsec/truesight/internal/state"
+)
+
+// Options tune a replay. The zero value is ready to use.
+type Options struct {
+	// Hostname is evt.hostname and the hostname of alerts. By default it
+	// is the machine name recorded in the capture, else this host's.
+	Hostname string
+	// MaxProcesses bounds the process table (0: state.DefaultMaxProcesses).
+	MaxProcesses int
+	// Capture bounds what the reader accepts.
+	Capture *capture.Options
+	// AllEvents runs the rules on every event, including those sysdig and
+	// Falco do not show (internal bookkeeping, state-only events of a
+	// filtered capture, the capture's container preamble).
+	AllEvents bool
+}
+
+// Stats summarise a replay.
+type Stats struct {
+	Events uint64 // events formed, after joining enter and exit halves
+	Shown  uint64 // events run through the rules
+	Alerts uint64
+	Reader capture.Stats
+	Pairs  capture.PairStats
+	// UnknownThreads counts threads first seen in an event rather than in
+	// the capture's tables or a clone; truesight made up an empty process
+	// for each, as libsinsp does.
+	UnknownThreads uint64
+}
+
+// Replayer turns a capture's events into truesight events and process
+// state, and runs them through an engine. A Replayer replays one capture.
+type Replayer struct {
+	eng      *engine.Engine
+	opts     Options
+	hostname string
+
+	// Table is the process state built from the capture.
+	Table *state.Table
+
+	users      map[uint32]capture.User
+	groups     map[uint32]string
+	containers map[string]*container.Info
+
+	// needParams[t] is set when some rule reads events of type t, which
+	// then get their parameters rendered.
+	needParams []bool
+	typeOf     [capture.NumCodes]event.Type
+	kindOf     [capture.NumCodes]kind
+
+	pairer *capture.Pairer
+	ev     event.Event
+	ctx    fields.Ctx
+	arena  []byte
+	failed event.FD
+	stats  Stats
+	out    func(*output.Alert)
+	match  func(r *engine.Rule)
+	// post holds the state change to apply once the rules have seen the
+	// event (a close, an exit).
+	post postAction
+}
+
+// New returns a Replayer that runs events through eng (nil: state only).
+func New(eng *engine.Engine, opts Options) *Replayer {
+	r := &Replayer{
+		eng:        eng,
+		opts:       opts,
+		Table:      state.NewTable(opts.MaxProcesses),
+		users:      map[uint32]capture.User{},
+		groups:     map[uint32]string{},
+		containers: map[string]*container.Info{},
+		needParams: make([]bool, event.NumTypes),
+		pairer:     capture.NewPairer(),
+	}
+	if eng != nil {
+		for _, t := range eng.Types(event.SourceSyscall) {
+			r.needParams[t] = true
+		}
+	}
+	for code := 0; code < capture.NumCodes; code++ {
+		info := capture.Info(uint16(code))
+		t, ok := event.TypeByName(info.Name)
+		if !ok {
+			t, _ = event.TypeByName("syscall")
+		}
+		r.typeOf[code] = t
+		r.kindOf[code] = kindByName[info.Name]
+	}
+	r.ctx.Evt = &r.ev
+	r.ctx.Containers = r.container
+	r.match = func(rule *engine.Rule) {
+		a := rule.Alert(&r.ctx)
+		detach(a)
+		r.stats.Alerts++
+		if r.out != nil {
+			r.out(a)
+		}
+	}
+	return r
+}
+
+// File replays the capture at path through eng, calling out for each alert.
+func File(path string, eng *engine.Engine, opts Options, out func(*output.Alert)) (Stats, error) {
+	cr, err := capture.Open(path, opts.Capture)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer cr.Close()
+	st, err := New(eng, opts).Run(cr, out)
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	return st, nil
+}
+
+// Replay replays a capture read from src (plain or gzip-compressed).
+func Replay(src io.Reader, eng *engine.Engine, opts Options, out func(*output.Alert)) (Stats, error) {
+	cr, err := capture.NewReader(src, opts.Capture)
+	if err != nil {
+		return Stats{}, err
+	}
+	return New(eng, opts).Run(cr, out)
+}
+
+// Run reads every event of cr, keeps process state, and calls out with
+// each alert, in capture order. Alerts carry the capture's timestamps. A
+// damaged capture stops the replay with an error wrapping
+// *capture.FormatError; the alerts raised before it stand.
+func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, error) {
+	r.out = out
+	r.hostname = r.opts.Hostname
+	if r.hostname == "" {
+		if cr.HasMachine && cr.Machine.Hostname != "" {
+			r.hostname = cr.Machine.Hostname
+		} else {
+			r.hostname, _ = os.Hostname()
+		}
+	}
+	r.ctx.Hostname = r.hostname
+	seen := r.seed(cr)
+	var ev capture.Event
+	var sc capture.Syscall
+	var err error
+	for {
+		if err = cr.Next(&ev); err != nil {
+			break
+		}
+		if len(cr.Threads) > seen {
+			// A later section brought a new process table.
+			seen = r.seedFrom(cr, seen)
+		}
+		if !r.pairer.Add(&ev, &sc) {
+			continue
+		}
+		r.handle(&sc)
+	}
+	r.stats.Reader = cr.Stats
+	r.stats.Pairs = r.pairer.Stats
+	r.stats.Pairs.Unpaired += uint64(r.pairer.Pending())
+	if errors.Is(err, io.EOF) {
+		return r.stats, nil
+	}
+	return r.stats, err
+}
+
+// Stats returns the counters of the replay so far.
+func (r *Replayer) Stats() Stats { return r.stats }
+
+// handle runs one joined event: state before the rules, the rules, state
+// after them.
+func (r *Replayer) handle(sc *capture.Syscall) {
+	x := sc.Exit
+	r.stats.Events++
+	ev := &r.ev
+	ev.Reset()
+	r.arena = r.arena[:0]
+	ev.Num = x.Num
+	ev.Time = x.Time
+	ev.Type = r.typeOf[x.Code]
+	ev.Source = event.SourceSyscall
+	ev.CPU = x.CPU
+	ev.Tid = x.Tid
+	if x.Info.IsExit() && x.NParams > 0 {
+		switch x.Info.Params[0].Type {
+		case capture.ParamErrno, capture.ParamFD, capture.ParamPID, capture.ParamInt64, capture.ParamFD32, capture.ParamPID32:
+			ev.Res, ev.HasRes = x.Int(0)
+		}
+	}
+	proc := r.apply(sc)
+	if proc != nil {
+		ev.Pid = proc.Pid
+	} else {
+		ev.Pid = x.Tid
+	}
+	r.ctx.Proc = proc
+	shown := r.opts.AllEvents || x.Shown()
+	if shown && r.eng != nil {
+		r.stats.Shown++
+		if r.needParams[ev.Type] {
+			r.params(sc)
+		}
+		r.eng.Match(&r.ctx, r.match)
+	} else if shown {
+		r.stats.Shown++
+	}
+	r.afterRules()
+}
+
+// params renders the event's parameters into ev. Text lives in the arena,
+// reset for every event: nothing may keep it past the event (alerts are
+// detached before they leave).
+func (r *Replayer) params(sc *capture.Syscall) {
+	ev := &r.ev
+	total := 0
+	sc.Each(func(*capture.Event, int, capture.ParamInfo) bool { total++; return true })
+	if total <= event.MaxParams {
+		sc.Each(func(e *capture.Event, i int, p capture.ParamInfo) bool {
+			r.addParam(e, i, p.Name)
+			return true
+		})
+		return
+	}
+	// Too many to keep all: the ones rules and outputs use come first.
+	for _, name := range preferredParams {
+		if e, i := sc.Param(name); e != nil {
+			r.addParam(e, i, name)
+		}
+	}
+	sc.Each(func(e *capture.Event, i int, p capture.ParamInfo) bool {
+		if ev.NParams >= event.MaxParams {
+			return false
+		}
+		if _, dup := ev.Param(p.Name); !dup {
+			r.addParam(e, i, p.Name)
+		}
+		return true
+	})
+}
+
+// preferredParams are kept first when an event has more parameters than
+// an event.Event holds (execve has 30).
+var preferredParams = []string{"res", "fd", "exe", "args", "flags", "filename", "trusted_exepath",
+	"cwd", "comm", "tid", "pid", "ptid", "uid", "gid", "loginuid", "name", "path"}
+
+func (r *Replayer) addParam(e *capture.Event, i int, name string) {
+	start := len(r.arena)
+	var n int64
+	r.arena, n = e.AppendParam(r.arena, i)
+	text := r.arena[start:]
+	r.ev.AddParam(name, unsafe.String(unsafe.SliceData(text), len(text)), n)
+}
+
+// detach copies an alert's strings out of the event's arena.
+func detach(a *output.Alert) {
+	a.Message = strings.Clone(a.Message)
+	for k, v := range a.Fields {
+		if s, ok := v.(string); ok {
+			a.Fields[k] = strings.Clone(s)
+		}
+	}
+}
+
+func (r *Replayer) container(id string) *container.Info {
+	if c := r.containers[id]; c != nil {
+		return c
+	}
+	return r.containers[container.ShortID(id)]
+}

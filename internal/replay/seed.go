@@ -1,0 +1,263 @@
+package replay
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/truesightsec/truesight/internal/capture"
+	"github.com/truesightsec/truesight/internal/container"
+	"github.com/truesightsec/truesight/internal/event"
+	"github.com/truesightsec/truesight/internal/state"
+)
+
+// noLoginUID is the loginuid of a process no login session started.
+const noLoginUID = 0xffffffff
+
+// seed loads the capture's tables into the replayer and returns how many
+// thread entries it consumed.
+func (r *Replayer) seed(cr *capture.Reader) int {
+	for _, u := range cr.Users {
+		if _, ok := r.users[u.UID]; !ok || u.ContainerID == "" {
+			r.users[u.UID] = u
+		}
+	}
+	for _, g := range cr.Groups {
+		if _, ok := r.groups[g.GID]; !ok || g.ContainerID == "" {
+			r.groups[g.GID] = g.Name
+		}
+	}
+	return r.seedFrom(cr, 0)
+}
+
+// seedFrom adds the thread entries from index from on, leaders first so
+// that every thread finds its process, and links parents.
+func (r *Replayer) seedFrom(cr *capture.Reader, from int) int {
+	threads := cr.Threads[from:]
+	for _, t := range threads {
+		if t.Tid == t.Pid {
+			p := &state.Process{Pid: t.Pid, Tid: t.Tid}
+			r.fillFromThread(p, t)
+			r.Table.Put(p)
+		}
+	}
+	for _, t := range threads {
+		if t.Tid == t.Pid {
+			continue
+		}
+		if r.Table.Get(t.Pid) == nil {
+			// A thread whose leader is not in the table: stand in for it.
+			p := &state.Process{Pid: t.Pid, Tid: t.Pid}
+			r.fillFromThread(p, t)
+			r.Table.Put(p)
+		}
+		r.Table.Fork(t.Pid, t.Pid, t.Tid, true, 0)
+	}
+	// The capture records the parent's thread id; the table links by pid.
+	for _, t := range threads {
+		if t.Tid != t.Pid {
+			continue
+		}
+		if p := r.Table.Get(t.Pid); p != nil {
+			if pp := r.Table.ByTid(t.PTid); pp != nil {
+				p.PPid = pp.Pid
+			}
+		}
+	}
+	r.Table.Link()
+	return len(cr.Threads)
+}
+
+// fillFromThread sets a process from the capture's table entry.
+func (r *Replayer) fillFromThread(p *state.Process, t *capture.ThreadInfo) {
+	p.PPid = t.PTid
+	p.Sid = t.Sid
+	p.VPgid = t.VPgid
+	p.VPid = t.VPid
+	p.VTid = t.VTid
+	if p.VPid < 0 {
+		p.VPid = 0
+	}
+	if p.VTid < 0 {
+		p.VTid = 0
+	}
+	p.SetComm(t.Comm)
+	p.SetArgs(t.Exe, t.Args)
+	p.ExePath = t.ExePath
+	p.Cwd = t.Cwd
+	p.Env = t.Env
+	r.setUser(p, t.UID, t.GID)
+	p.EUID, p.EGID = t.UID, t.GID
+	r.setLoginUID(p, t.LoginUID)
+	p.TTY = t.TTY
+	p.CapInherit = t.CapInheritable
+	p.CapPermitted = t.CapPermitted
+	p.CapEffective = t.CapEffective
+	p.ExeWritable = t.ExeWritable
+	p.ExeUpperLayer = t.ExeUpperLayer
+	p.ExeFromMemfd = t.ExeFromMemfd
+	p.ExeIno = t.ExeIno
+	p.ExeCtime = int64(t.ExeCtime)
+	p.ExeMtime = int64(t.ExeMtime)
+	p.PidNSStart = int64(t.PidNSInitStart)
+	p.Root = t.Root
+	if p.Root == "" {
+		p.Root = "/"
+	}
+	r.setCgroups(p, t.Cgroups)
+	if p.FDs == nil {
+		p.FDs = make(map[int64]*event.FD, len(t.FDs))
+	}
+	for i := range t.FDs {
+		fd := fdFromTable(&t.FDs[i])
+		p.FDs[fd.Num] = fd
+	}
+}
+
+// setUser sets the ids and the names they resolve to in the capture's
+// user list.
+func (r *Replayer) setUser(p *state.Process, uid, gid uint32) {
+	p.UID, p.GID = uid, gid
+	if u, ok := r.users[uid]; ok {
+		p.UserName, p.UserHome, p.UserShell = u.Name, u.Home, u.Shell
+	} else {
+		p.UserName, p.UserHome, p.UserShell = "", "", ""
+	}
+	p.GroupName = r.groups[gid]
+}
+
+func (r *Replayer) setLoginUID(p *state.Process, uid uint32) {
+	if uid == noLoginUID {
+		p.LoginUID = -1
+		p.LoginName = ""
+		return
+	}
+	p.LoginUID = int64(uid)
+	p.LoginName = r.users[uid].Name
+}
+
+// setCgroups records the process's cgroups and the container they name.
+func (r *Replayer) setCgroups(p *state.Process, cgroups []string) {
+	if len(cgroups) == 0 {
+		return
+	}
+	p.Cgroup = ""
+	p.ContainerID = ""
+	for _, cg := range cgroups {
+		_, path, ok := strings.Cut(cg, "=")
+		if !ok {
+			path = cg
+		}
+		if p.Cgroup == "" {
+			p.Cgroup = path
+		}
+		if id := container.IDFromCgroup(path); id != "" {
+			p.ContainerID = id
+			p.Cgroup = path
+			break
+		}
+	}
+	r.linkContainer(p)
+}
+
+// linkContainer attaches known runtime metadata to a process.
+func (r *Replayer) linkContainer(p *state.Process) {
+	if p.ContainerID == "" {
+		return
+	}
+	if c := r.container(p.ContainerID); c != nil {
+		p.Container.Store(c)
+	}
+}
+
+// fdFromTable converts an fd of the capture's tables.
+func fdFromTable(f *capture.FDInfo) *event.FD {
+	fd := &event.FD{Num: f.Num, Ino: f.Ino, Name: f.Name, NameRaw: f.Name}
+	switch f.Type {
+	case capture.FDFile, capture.FDFileV2:
+		fd.Type = event.FDFile
+		fd.Flags = capture.OpenFlagsToKernel(f.OpenFlags)
+		fd.Dev = f.Dev
+		fd.Exists = true
+	case capture.FDDirectory:
+		fd.Type = event.FDDirectory
+	case capture.FDIPv4Sock, capture.FDIPv6Sock:
+		fd.Type = event.FDIPv4
+		fd.Family = 2
+		if f.Type == capture.FDIPv6Sock {
+			fd.Type, fd.Family = event.FDIPv6, 10
+		}
+		fd.ClientIP, fd.ClientPort = f.Src.Unmap(), f.SrcPort
+		fd.ServerIP, fd.ServerPort = f.Dst.Unmap(), f.DstPort
+		fd.Connected = true
+		fd.L4 = l4(f.L4)
+		fd.Name = tupleName(fd)
+		fd.NameRaw = fd.Name
+	case capture.FDIPv4Server, capture.FDIPv6Server:
+		fd.Type = event.FDIPv4
+		fd.Family = 2
+		if f.Type == capture.FDIPv6Server {
+			fd.Type, fd.Family = event.FDIPv6, 10
+		}
+		fd.ServerIP, fd.ServerPort = f.Src.Unmap(), f.SrcPort
+		fd.LocalIsServer = true
+		fd.L4 = l4(f.L4)
+		fd.Name = addrPort(fd.ServerIP, fd.ServerPort)
+		fd.NameRaw = fd.Name
+	case capture.FDUnixSock:
+		fd.Type = event.FDUnix
+		fd.Family = 1
+	case capture.FDFifo:
+		fd.Type = event.FDPipe
+	case capture.FDEvent:
+		fd.Type = event.FDEvent
+	case capture.FDSignalfd:
+		fd.Type = event.FDSignalfd
+	case capture.FDEventPoll:
+		fd.Type = event.FDEventPoll
+	case capture.FDInotify:
+		fd.Type = event.FDInotify
+	case capture.FDTimerfd:
+		fd.Type = event.FDTimerfd
+	case capture.FDNetlink:
+		fd.Type = event.FDNetlink
+	case capture.FDBPF:
+		fd.Type = event.FDBPF
+	case capture.FDUserfaultfd:
+		fd.Type = event.FDUserfaultfd
+	case capture.FDIOUring:
+		fd.Type = event.FDIOUring
+	case capture.FDMemfd:
+		fd.Type = event.FDMemfd
+	case capture.FDPidfd:
+		fd.Type = event.FDPidfd
+	}
+	return fd
+}
+
+func l4(p uint8) event.L4Proto {
+	switch p {
+	case capture.L4TCP:
+		return event.L4TCP
+	case capture.L4UDP:
+		return event.L4UDP
+	case capture.L4ICMP:
+		return event.L4ICMP
+	case capture.L4Raw:
+		return event.L4Raw
+	}
+	return event.L4Unknown
+}
+
+// tupleName is fd.name of a connected socket: cip:cport->sip:sport.
+func tupleName(fd *event.FD) string {
+	return addrPort(fd.ClientIP, fd.ClientPort) + "->" + addrPort(fd.ServerIP, fd.ServerPort)
+}
+
+func addrPort(a netip.Addr, port uint16) string {
+	if !a.IsValid() {
+		return fmt.Sprintf("<NA>:%d", port)
+	}
+	return a.String() + ":" + strconv.Itoa(int(port))
+}

@@ -1,0 +1,167 @@
+// Package testenv prepares what truesight's kernel and container tests
+// need on the test machine: root, a kernel with BTF, podman with a tiny
+// busybox image. A missing prerequisite skips the test with the reason,
+// except in CI (CI=true), where it fails: a required test must not pass by
+// skipping.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Missing skips the test, or fails it in CI.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required test prerequisite missing in CI: %s", msg)
+	}
+	t.Skip(msg)
+}
+
+// RequireRoot needs root and BTF (the eBPF sensor's prerequisites).
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "needs root to load eBPF programs")
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		Missing(t, "kernel has no BTF (/sys/kernel/btf/vmlinux): %v", err)
+	}
+}
+
+// Image is the local busybox image the container tests run.
+const Image = "localhost/truesight-test-bb:latest"
+
+var (
+	imageOnce sync.Once
+	imageErr  error
+)
+
+// containersConf is the configuration platform.md says podman needs here:
+// the cgroupfs manager (hybrid cgroups) and runc, with ulimits the VM allows.
+const containersConf = `[engine]
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+[containers]
+default_ulimits = ["nofile=1024:1024","nproc=4096:4096"]
+`
+
+// RequirePodman needs root, podman and the busybox test image, which it
+// builds from the host's busybox-static on first use.
+func RequirePodman(t testing.TB) {
+	t.Helper()
+	RequireRoot(t)
+	if _, err := exec.LookPath("podman"); err != nil {
+		Missing(t, "podman is not installed (apt-get install podman runc busybox-static)")
+	}
+	imageOnce.Do(func() { imageErr = buildImage() })
+	if imageErr != nil {
+		t.Fatalf("prepare test image: %v", imageErr)
+	}
+}
+
+func buildImage() error {
+	if err := os.MkdirAll("/etc/containers", 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Stat("/etc/containers/containers.conf"); os.IsNotExist(err) {
+		if err := os.WriteFile("/etc/containers/containers.conf", []byte(containersConf), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := exec.Command("podman", "image", "exists", Image).Run(); err == nil {
+		return nil
+	}
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		return fmt.Errorf("busybox-static is not installed: %w", err)
+	}
+	root, err := os.MkdirTemp("", "truesight-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	for _, d := range []string{"bin", "etc", "tmp", "root", "var/log", "dev/shm"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	data, err := os.ReadFile(busybox)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
+		return err
+	}
+	out, err := exec.Command(busybox, "--list").Output()
+	if err != nil {
+		return fmt.Errorf("busybox --list: %w", err)
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" {
+			continue
+		}
+		_ = os.Symlink("busybox", filepath.Join(root, "bin", applet))
+	}
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nwww:x:101:101:web:/var/www:/bin/sh\n",
+		"etc/group":  "root:x:0:\nnogroup:x:65534:\nwww:x:101:\n",
+		"etc/shadow": "root:*:19000:0:99999:7:::\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	tar := exec.Command("tar", "-C", root, "-c", ".")
+	imp := exec.Command("podman", "import", "--change", "ENV=PATH=/bin", "-", Image)
+	pipe, err := tar.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	imp.Stdin = pipe
+	var stderr bytes.Buffer
+	imp.Stderr = &stderr
+	if err := tar.Start(); err != nil {
+		return err
+	}
+	if err := imp.Run(); err != nil {
+		return fmt.Errorf("podman import: %v: %s", err, stderr.String())
+	}
+	return tar.Wait()
+}
+
+// Podman runs podman and returns its trimmed stdout, failing the test on
+// error.
+func Podman(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("podman", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("podman %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// StartContainer starts a detached container running args in the test
+// image and removes it when the test ends. It returns the full id.
+func StartContainer(t testing.TB, name string, extra []string, args ...string) string {
+	t.Helper()
+	_ = exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
+	runArgs := append([]string{"run", "-d", "--name", name}, extra...)
+	runArgs = append(runArgs, Image)
+	runArgs = append(runArgs, args...)
+	id := Podman(t, runArgs...)
+	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-t", "0", id).Run() })
+	return id
+}
