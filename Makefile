@@ -34,9 +34,11 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	bash scripts/bench-live.sh
 
+# run starts the agent with the embedded default rules (needs root).
 run: build
-	./$(BIN) rules list
+	./$(BIN) run
 
 # generate rebuilds the eBPF objects and vmlinux.h (needs clang, bpftool).
 generate:

@@ -69,7 +69,7 @@ func (e *Event) ParamInfo(i int) (ParamInfo, bool) {
 // TypeName returns the event type as sysdig prints it: for generic events
 // the syscall's name.
 func (e *Event) TypeName() string {
-	if (e.Code == codeGenericE || e.Code == codeGenericX) && e.NParams > 0 {
+	if (e.Code == CodeGenericE || e.Code == CodeGenericX) && e.NParams > 0 {
 		if p := e.Param(0); len(p) >= 2 {
 			return SyscallName(binary.LittleEndian.Uint16(p))
 		}

@@ -125,10 +125,15 @@ func codeOf(name string) uint16 {
 	panic("capture: no event " + name)
 }
 
-// Event codes the reader and replay handle specially.
+// Codes of generic events: syscalls with no event of their own, whose
+// first parameter names the syscall.
 var (
-	codeGenericE  = codeOf("PPME_GENERIC_E")
-	codeGenericX  = codeOf("PPME_GENERIC_X")
+	CodeGenericE = codeOf("PPME_GENERIC_E")
+	CodeGenericX = codeOf("PPME_GENERIC_X")
+)
+
+// Event codes the reader handles specially.
+var (
 	codeProcInfoE = codeOf("PPME_PROCINFO_E")
 	codeDropE     = codeOf("PPME_DROP_E")
 	codeDropX     = codeOf("PPME_DROP_X")

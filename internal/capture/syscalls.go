@@ -70,6 +70,9 @@ var syscallNames = [...]string{
 	"page_fault_user", "page_fault_kernel", "signal_deliver",
 }
 
+// NumSyscalls is one past the largest syscall code of generic events.
+const NumSyscalls = len(syscallNames)
+
 // SyscallName returns the name of a generic event's syscall code, or
 // "<unknown>" as sysdig prints it.
 func SyscallName(id uint16) string {

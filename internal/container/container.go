@@ -80,7 +80,7 @@ func idOfComponent(c string) string {
 		return ""
 	}
 	for i := 0; i < len(c); i++ {
-		if b := c[i]; !('0' <= b && b <= '9' || 'a' <= b && b <= 'f') {
+		if b := c[i]; (b < '0' || b > '9') && (b < 'a' || b > 'f') {
 			return ""
 		}
 	}

@@ -87,12 +87,12 @@ func BenchmarkHTTPSink(b *testing.B) {
 		}
 	}), ReadHeaderTimeout: time.Minute}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	s, err := NewHTTPSink(HTTPOptions{URL: "http://" + ln.Addr().String() + "/"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	a := testAlert(1)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -61,7 +61,7 @@ func TestFileSinkCreatesFileWithPrivateMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestFileSinkFollowsRotation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close()
+			defer func() { _ = s.Close() }()
 			writeAlerts(t, s, 0, 2)
 			if err := c.rotate(path); err != nil {
 				t.Fatal(err)
@@ -135,7 +135,7 @@ func TestFileSinkReopenReopensBeforeTheNextAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	writeAlerts(t, s, 0, 1)
 	before := s.f
 	// The path still names the open file, so only Reopen makes the sink

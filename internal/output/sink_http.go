@@ -128,7 +128,7 @@ func NewHTTPSink(o HTTPOptions) (*HTTPSink, error) {
 		return nil, fmt.Errorf("http output URL: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("http output URL %q: want http://host[:port]/path or https://...", o.URL)
+		return nil, fmt.Errorf("http output URL %q: want an http:// or https:// URL with a host", o.URL)
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "truesight"
@@ -183,9 +183,9 @@ func (s *HTTPSink) post(ctx context.Context, body []byte) (time.Duration, error)
 	if err != nil {
 		return 0, fmt.Errorf("post alert: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	// Reading the body to its end lets the connection be reused.
-	var echo io.Writer = io.Discard
+	echo := io.Discard
 	if s.o.Echo != nil {
 		echo = s.o.Echo
 	}

@@ -260,7 +260,7 @@ func TestHTTPSinkRetriesOnlyWhatRetryingCanFix(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close()
+			defer func() { _ = s.Close() }()
 			start := time.Now()
 			err = s.Write(context.Background(), testAlert(7))
 			if (err == nil) != c.ok {
@@ -420,7 +420,7 @@ func TestHTTPSinkTLSWithCAAndClientCertificate(t *testing.T) {
 		accepted.Add(1)
 	})}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	url := "https://" + ln.Addr().String() + "/"
 	p := func(name string) string { return filepath.Join(dir, name) }
 	cases := []struct {

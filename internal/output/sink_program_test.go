@@ -120,7 +120,7 @@ func TestProgramSinkRunsArgsWithoutAShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	// "cat" with a shell-looking argument: without a shell, "-" is stdin.
 	s, err := NewProgramSink(ProgramOptions{Args: []string{"cat", "-"}, KeepAlive: true, Encoding: utcText, Stdout: f})
 	if err != nil {

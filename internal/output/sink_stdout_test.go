@@ -48,7 +48,7 @@ func TestStdoutSinkNoColourOnAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	s := NewStdoutSink(StdoutOptions{Writer: f})
 	if s.colour {
 		t.Error("colour enabled on a regular file")

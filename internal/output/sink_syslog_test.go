@@ -104,7 +104,7 @@ func listenSyslog(t *testing.T, network string) *syslogReceiver {
 
 // readFrames reads octet-counted frames (RFC 6587: "LEN SP MSG").
 func (r *syslogReceiver) readFrames(c net.Conn) {
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	br := bufio.NewReader(c)
 	for {
 		lenStr, err := br.ReadString(' ')
@@ -127,7 +127,7 @@ func (r *syslogReceiver) readFrames(c net.Conn) {
 // readLines reads newline-terminated messages, the framing of a local
 // stream socket.
 func (r *syslogReceiver) readLines(c net.Conn) {
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	br := bufio.NewReader(c)
 	for {
 		line, err := br.ReadString('\n')
@@ -165,7 +165,7 @@ func TestSyslogSinkSendsRFC5424WithSeverityFromPriority(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer s.Close()
+				defer func() { _ = s.Close() }()
 				wantFacility := facility
 				if wantFacility == 0 {
 					wantFacility = 1
@@ -200,7 +200,7 @@ func TestSyslogSinkReconnectsWhenTheTCPReceiverRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	r := &syslogReceiver{msgs: make(chan string, 10)}
 	conns := make(chan net.Conn, 10)
 	go func() {
@@ -217,7 +217,7 @@ func TestSyslogSinkReconnectsWhenTheTCPReceiverRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for i := range 3 {
 		if err := s.Write(context.Background(), testAlert(i)); err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/truesightsec/truesight/internal/capture"
@@ -64,10 +65,10 @@ var kindByName = map[string]kind{
 	"setresuid": kSetresuid, "setreuid": kSetresuid, "setresgid": kSetresgid, "setregid": kSetresgid,
 	"capset": kCapset,
 	"sendto": kMessage, "sendmsg": kMessage, "recvfrom": kMessage, "recvmsg": kMessage,
-	"container":  kContainer,
-	"useradded":  kUserAdded,
+	"container":   kContainer,
+	"useradded":   kUserAdded,
 	"userdeleted": kUserDeleted,
-	"groupadded": kGroupAdded, "groupdeleted": kGroupDeleted,
+	"groupadded":  kGroupAdded, "groupdeleted": kGroupDeleted,
 }
 
 // newFDTypes gives the fd type of the events that create one fd of a
@@ -304,9 +305,13 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 	return p
 }
 
+// noFD lists events with an fd parameter that libsinsp does not resolve
+// to the fd table (their fd.* fields are missing in Falco too).
+var noFD = map[string]bool{"mmap": true, "mmap2": true}
+
 // attachFD points the event at the fd it uses.
 func (r *Replayer) attachFD(sc *capture.Syscall, p *state.Process) {
-	if p == nil || r.ev.FD != nil {
+	if p == nil || r.ev.FD != nil || noFD[sc.Exit.Info.Name] {
 		return
 	}
 	e, i := sc.Param("fd")
@@ -486,10 +491,12 @@ func setTuple(fd *event.FD, t capture.SockTuple, localIsServer bool) {
 		fd.NameChanged = fd.Name != name
 		fd.Name, fd.NameRaw = name, name
 	case afUnix:
+		// libsinsp names a unix socket by both ends' kernel addresses
+		// and the path: "0->ffff94dc817b9400 /var/run/nscd/socket".
 		fd.Type = event.FDUnix
-		if t.Path != "" {
-			fd.Name, fd.NameRaw = t.Path, t.Path
-		}
+		name := strconv.FormatUint(t.UnixSrc, 16) + "->" + strconv.FormatUint(t.UnixDst, 16) + " " + t.Path
+		fd.NameChanged = fd.Name != name
+		fd.Name, fd.NameRaw = name, name
 	}
 }
 
@@ -514,9 +521,11 @@ func (r *Replayer) connect(sc *capture.Syscall, p *state.Process) {
 		fd = socketFD(n, uint64(t.Family))
 		p.FDs[n] = fd
 	}
-	if ev.Res == 0 || ev.Res == einprogress {
+	// A unix socket takes its peer's name even when the connect fails,
+	// as in libsinsp; an IP socket only once it connects.
+	if ev.Res == 0 || ev.Res == einprogress || t.Family == afUnix {
 		setTuple(fd, t, false)
-		fd.Connected = true
+		fd.Connected = ev.Res == 0 || ev.Res == einprogress
 	}
 	ev.FD = fd
 }

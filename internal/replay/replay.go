@@ -30,6 +30,10 @@ type Options struct {
 	// Falco do not show (internal bookkeeping, state-only events of a
 	// filtered capture, the capture's container preamble).
 	AllEvents bool
+	// Observe, when set, sees every event that goes to the rules, after
+	// state has been applied (to print events, as `sysdig -p` does). The
+	// context and the event are reused: copy what must be kept.
+	Observe func(c *fields.Ctx)
 }
 
 // Stats summarise a replay.
@@ -63,7 +67,10 @@ type Replayer struct {
 	// then get their parameters rendered.
 	needParams []bool
 	typeOf     [capture.NumCodes]event.Type
-	kindOf     [capture.NumCodes]kind
+	// genericType maps the syscall code of a generic event to the event
+	// type of that name, when truesight has one (mprotect), else syscall.
+	genericType []event.Type
+	kindOf      [capture.NumCodes]kind
 
 	pairer *capture.Pairer
 	ev     event.Event
@@ -103,6 +110,14 @@ func New(eng *engine.Engine, opts Options) *Replayer {
 		}
 		r.typeOf[code] = t
 		r.kindOf[code] = kindByName[info.Name]
+	}
+	syscallType, _ := event.TypeByName("syscall")
+	for id := 0; id < capture.NumSyscalls; id++ {
+		t, ok := event.TypeByName(capture.SyscallName(uint16(id)))
+		if !ok {
+			t = syscallType
+		}
+		r.genericType = append(r.genericType, t)
 	}
 	r.ctx.Evt = &r.ev
 	r.ctx.Containers = r.container
@@ -199,9 +214,15 @@ func (r *Replayer) handle(sc *capture.Syscall) {
 	ev.CPU = x.CPU
 	ev.Tid = x.Tid
 	if x.Info.IsExit() && x.NParams > 0 {
-		switch x.Info.Params[0].Type {
-		case capture.ParamErrno, capture.ParamFD, capture.ParamPID, capture.ParamInt64, capture.ParamFD32, capture.ParamPID32:
+		switch p := x.Info.Params[0]; {
+		case p.Type == capture.ParamErrno, p.Type == capture.ParamFD, p.Type == capture.ParamPID,
+			p.Type == capture.ParamFD32, p.Type == capture.ParamPID32, p.Name == "res":
 			ev.Res, ev.HasRes = x.Int(0)
+		}
+	}
+	if x.Code == capture.CodeGenericE || x.Code == capture.CodeGenericX {
+		if id, ok := x.Uint(0); ok && int(id) < len(r.genericType) {
+			ev.Type = r.genericType[id]
 		}
 	}
 	proc := r.apply(sc)
@@ -211,15 +232,17 @@ func (r *Replayer) handle(sc *capture.Syscall) {
 		ev.Pid = x.Tid
 	}
 	r.ctx.Proc = proc
-	shown := r.opts.AllEvents || x.Shown()
-	if shown && r.eng != nil {
+	if r.opts.AllEvents || x.Shown() {
 		r.stats.Shown++
-		if r.needParams[ev.Type] {
+		if r.opts.Observe != nil {
+			r.params(sc)
+			r.opts.Observe(&r.ctx)
+		} else if r.eng != nil && r.needParams[ev.Type] {
 			r.params(sc)
 		}
-		r.eng.Match(&r.ctx, r.match)
-	} else if shown {
-		r.stats.Shown++
+		if r.eng != nil {
+			r.eng.Match(&r.ctx, r.match)
+		}
 	}
 	r.afterRules()
 }

@@ -608,3 +608,94 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestMmapExecOnOverlayNamesOverlayPath maps a file of an overlayfs mount
+// executable. overlayfs puts its backing (layer) file into the mapping; the
+// sensor must still report the path the process used.
+func TestMmapExecOnOverlayNamesOverlayPath(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed: it is how this test maps a file executable")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		skipOrFail(t, "unshare(1) not installed: %v", err)
+	}
+	r := openSensor(t, Options{})
+	dir := tempDir(t)
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lower", "lib.so"), make([]byte, 4096), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	merged := filepath.Join(dir, "merged")
+	lib := filepath.Join(merged, "lib.so")
+	mapIt := fmt.Sprintf(`import mmap, os; fd = os.open(%q, os.O_RDONLY); mmap.mmap(fd, 4096, prot=mmap.PROT_READ|mmap.PROT_EXEC)`, lib)
+	script := fmt.Sprintf(`mount -t overlay overlay -o lowerdir=%s/lower,upperdir=%s/upper,workdir=%s/work %s && exec %s -c '%s'`, dir, dir, dir, merged, py, mapIt)
+	out, err := exec.Command("unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script).CombinedOutput()
+	if err != nil {
+		skipOrFail(t, "overlay mount in a private namespace: %v\n%s", err, out)
+	}
+	s := r.wait(t, "mmap PROT_EXEC of the overlay file", func(rec *Record) bool {
+		return rec.Kind == KindSyscall && rec.Syscall.Name() == "mmap" && rec.Syscall.File.Valid && strings.HasPrefix(rec.Syscall.File.Path, dir)
+	}).Syscall
+	if s.File.Path != lib || s.File.Flags&FileOverlay == 0 {
+		t.Errorf("mmap File %+v, want %s on overlayfs", s.File, lib)
+	}
+	open := r.wait(t, "open of the overlay file", func(rec *Record) bool {
+		return rec.Kind == KindSyscall && rec.Syscall.Name() == "openat" && rec.Syscall.Path[0] == lib
+	}).Syscall
+	if open.File.Path != lib || open.File.Ino != s.File.Ino || open.File.Dev != s.File.Dev {
+		t.Errorf("open File %+v vs mmap File %+v", open.File, s.File)
+	}
+}
+
+// TestFullRingBufferCountsDrops fills a one-page ring buffer nobody reads:
+// the kernel side counts what it could not write and carries on.
+func TestFullRingBufferCountsDrops(t *testing.T) {
+	requireKernel(t)
+	s, err := Open(Options{Syscalls: []string{"openat"}, RingBufferSize: os.Getpagesize()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	run(t, "/", "/bin/sh", "-c", "i=0; while [ $i -lt 200 ]; do : < /etc/hostname; i=$((i+1)); done")
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Drops == 0 || st.Events == 0 {
+		t.Fatalf("Stats = %+v, want both events and drops", st.CPUStats)
+	}
+	var r Record
+	// Process records are always on; syscall records are openat only.
+	if err := s.Read(t.Context(), &r); err != nil || r.Kind == KindSyscall && r.Syscall.Name() != "openat" || r.Kind.String() == "unknown" {
+		t.Errorf("Read after drops: %v, %s %s", err, r.Kind, r.Syscall.Name())
+	}
+}
+
+func TestThreadForkAndExit(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed: it is how this test starts a thread")
+	}
+	r := openSensor(t, Options{})
+	pid := run(t, "/", py, "-c", "import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()")
+	fork := r.wait(t, "thread creation", func(rec *Record) bool {
+		return rec.Kind == KindFork && rec.Tgid == uint32(pid) && rec.Tid != uint32(pid)
+	}).Process
+	const shared = unix.CLONE_THREAD | unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND
+	if fork.CloneFlags&shared != shared || fork.CallerTgid != uint32(pid) || fork.PPid != uint32(os.Getpid()) {
+		t.Errorf("thread fork: CloneFlags %#x CallerTgid %d PPid %d", fork.CloneFlags, fork.CallerTgid, fork.PPid)
+	}
+	exit := r.wait(t, "thread exit", func(rec *Record) bool { return rec.Kind == KindExit && rec.Tid == fork.Tid }).Process
+	if exit.GroupDead || exit.Tgid != uint32(pid) {
+		t.Errorf("thread exit: GroupDead %v Tgid %d", exit.GroupDead, exit.Tgid)
+	}
+	leader := r.wait(t, "process exit", func(rec *Record) bool { return rec.Kind == KindExit && rec.Tid == uint32(pid) }).Process
+	if !leader.GroupDead || leader.ExitCode != 0 {
+		t.Errorf("leader exit: GroupDead %v ExitCode %d", leader.GroupDead, leader.ExitCode)
+	}
+}

@@ -88,7 +88,7 @@ func buildImage() error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(root)
+	defer func() { _ = os.RemoveAll(root) }()
 	for _, d := range []string{"bin", "etc", "tmp", "root", "var/log", "dev/shm"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err

@@ -779,7 +779,7 @@ static __always_inline void submit(struct ebuf *b)
 
 	h->size = size;
 	h->flags |= b->flags;
-	if (bpf_ringbuf_output(&events, b->data, size & (DATA_SIZE - 1), 0)) {
+	if (bpf_ringbuf_output(&events, b->data, size & (DATA_SIZE - 1), BPF_RB_NO_WAKEUP)) {
 		if (st)
 			st->drops++;
 		return;

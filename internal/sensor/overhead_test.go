@@ -1,0 +1,111 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openLoopEnv makes the test binary a workload instead of a test run: it
+// opens and closes the file named by openLoopFileEnv that many times and
+// prints the elapsed nanoseconds. The sensor ignores its own process, so the
+// workload must be another one.
+const (
+	openLoopEnv     = "TS_SENSOR_OPENLOOP"
+	openLoopFileEnv = "TS_SENSOR_OPENLOOP_FILE"
+)
+
+func TestMain(m *testing.M) {
+	if n := os.Getenv(openLoopEnv); n != "" {
+		os.Exit(openLoop(n, os.Getenv(openLoopFileEnv)))
+	}
+	os.Exit(m.Run())
+}
+
+func openLoop(count, file string) int {
+	n, err := strconv.Atoi(count)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	start := time.Now()
+	for range n {
+		fd, err := unix.Open(file, unix.O_RDONLY, 0)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		unix.Close(fd)
+	}
+	fmt.Println(time.Since(start).Nanoseconds())
+	return 0
+}
+
+// BenchmarkOpenCloseOverhead measures what the sensor costs a process that
+// opens and closes a file in a loop: run with -benchtime=100000x to time
+// 100k pairs, once without and once with the sensor attached and drained.
+func BenchmarkOpenCloseOverhead(b *testing.B) {
+	file := filepath.Join(b.TempDir(), "f")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, attached := range []bool{false, true} {
+		b.Run("sensor="+strconv.FormatBool(attached), func(b *testing.B) {
+			var s *Sensor
+			done := make(chan int)
+			if attached {
+				requireKernel(b)
+				var err error
+				if s, err = Open(Options{Syscalls: strings.Fields(os.Getenv("TS_BENCH_SYSCALLS"))}); err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				go func() {
+					var r Record
+					n := 0
+					for s.Read(ctx, &r) == nil {
+						n++
+					}
+					done <- n
+				}()
+				defer func() {
+					cancel()
+					<-done
+					s.Close()
+				}()
+			}
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), openLoopEnv+"="+strconv.Itoa(b.N), openLoopFileEnv+"="+file)
+			b.ResetTimer()
+			out, err := cmd.Output()
+			b.StopTimer()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				b.Fatalf("workload: %v\n%s", err, ee.Stderr)
+			} else if err != nil {
+				b.Fatal(err)
+			}
+			ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(ns/float64(b.N), "ns/open+close")
+			if s != nil {
+				st, err := s.Stats()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(st.Drops), "drops")
+			}
+		})
+	}
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Live benchmarks of the agent (issue 3): syscall overhead with the agent
+# running versus not, in one run, and the sustained event rate the whole
+# pipeline holds with zero kernel drops. Needs root. Usage:
+#   scripts/bench-live.sh [RATE...]   (rates in open+close pairs per second)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "bench-live: needs root" >&2; exit 2; }
+work=$(mktemp -d)
+trap 'kill $agent 2>/dev/null || true; rm -rf "$work"' EXIT
+gcc -O2 -o "$work/loadgen" scripts/bench/loadgen.c
+make -s build
+stable="${TRUESIGHT_CONFORMANCE_DIR:-../shared/conformance}/falco/falco_rules.yaml"
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+measure() { # mode n reps
+	for _ in $(seq "$3"); do "$work/loadgen" "$1" "$2"; done | median
+}
+
+echo "== overhead (median of 5 runs each; machine: $(nproc) cores, $(uname -r))"
+oc0=$(measure openclose 1000000 5); gp0=$(measure getppid 10000000 5)
+./bin/truesight run -r "$stable" >/dev/null 2>"$work/agent.err" &
+agent=$!
+sleep 3
+oc1=$(measure openclose 1000000 5); gp1=$(measure getppid 10000000 5)
+kill -INT $agent; wait $agent || true
+tail -1 "$work/agent.err"
+awk -v a="$oc0" -v b="$oc1" 'BEGIN{printf "open+close: %.1f ns without, %.1f ns with the agent: +%.2f us per traced pair\n", a, b, (b-a)/1000}'
+awk -v a="$gp0" -v b="$gp1" 'BEGIN{printf "getppid (untraced): %.2f ns without, %.2f ns with: %+.1f%%\n", a, b, (b-a)*100/a}'
+
+echo "== sustained throughput, 30 s per rate, stable rules + defaults"
+for rate in "${@:-50000 100000 150000 200000}"; do
+	./bin/truesight run -r "$stable" >/dev/null 2>"$work/agent.err" &
+	agent=$!
+	sleep 3
+	gen=$("$work/loadgen" rate "$rate" 30)
+	rss=$(awk '/VmHWM/{print $2" kB"}' /proc/$agent/status)
+	kill -INT $agent; wait $agent || true
+	echo "offered $gen; agent: $(tail -1 "$work/agent.err" | sed 's/truesight: //'); peak RSS $rss"
+done
