@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
 # Installs what building and testing truesight needs on a fresh Debian 12
-# machine of the project's kind. Safe to run again: it skips what is there.
+# machine of the project's kind (run as root). Safe to run again: it skips
+# what is already there.
 set -euo pipefail
 
 GOLANGCI_VERSION="${GOLANGCI_VERSION:-v2.15.0}"
 GOBIN="$(go env GOPATH)/bin"
 
-need_apt=()
-for pkg in "$@"; do need_apt+=("$pkg"); done
-if ! command -v golangci-lint >/dev/null 2>&1 && [ ! -x "$GOBIN/golangci-lint" ]; then :; fi
-
-# Debian packages the tests use.
-apt_pkgs=(git ca-certificates)
+# Debian packages the tests use: real containers (podman, runc, a static
+# busybox for the test image), gcc for the C helpers the tests compile,
+# sysdig to cross-check capture files, util-linux for unshare.
+apt_pkgs=(git ca-certificates gcc libc6-dev podman runc busybox-static util-linux sysdig)
 missing=()
-for p in "${apt_pkgs[@]}" "${need_apt[@]}"; do
+for p in "${apt_pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -23,7 +22,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	fi
 	echo "deps: installing ${missing[*]}"
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# podman on this VM kind needs the cgroupfs manager and runc (hybrid
+# cgroups, no CAP_SYS_RESOURCE): see shared/docs/platform.md.
+if [ "$(id -u)" -eq 0 ] && [ ! -f /etc/containers/containers.conf ]; then
+	mkdir -p /etc/containers
+	printf '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\n[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n' \
+		> /etc/containers/containers.conf
 fi
 
 # Go modules.

@@ -23,6 +23,10 @@ type Options struct {
 	// MaxThreads bounds the threads kept from process list blocks;
 	// default 1<<20. Entries past it are counted and dropped.
 	MaxThreads int
+	// OnBlock, when set, sees the raw body of every table block (not
+	// section headers or events) before it is parsed, to copy tables
+	// into another capture. The body is valid during the call only.
+	OnBlock func(typ uint32, body []byte)
 }
 
 func (o *Options) withDefaults() Options {
@@ -37,6 +41,7 @@ func (o *Options) withDefaults() Options {
 		if o.MaxThreads > 0 {
 			out.MaxThreads = o.MaxThreads
 		}
+		out.OnBlock = o.OnBlock
 	}
 	return out
 }
@@ -301,6 +306,9 @@ func (r *Reader) readMeta(typ, length uint32, start int64) error {
 	body, err := r.readBody(typ, length, start, r.opts.MaxBlockSize)
 	if err != nil {
 		return err
+	}
+	if r.opts.OnBlock != nil {
+		r.opts.OnBlock(typ, body)
 	}
 	var perr error
 	switch typ {

@@ -130,12 +130,42 @@ func (r *Replayer) proc(tid int64) *state.Process {
 	if tid <= 0 {
 		return nil
 	}
-	p := &state.Process{Pid: tid, Tid: tid, LoginUID: -1, Root: "/"}
+	p := unknownProcess(tid)
 	if !r.Table.Put(p) {
 		return nil
 	}
 	r.stats.UnknownThreads++
 	return p
+}
+
+// unknownProcess stands in for a thread the capture has no record of:
+// its user is unknown too (uid -1, as libsinsp has it), not root.
+func unknownProcess(pid int64) *state.Process {
+	return &state.Process{Pid: pid, Tid: pid, LoginUID: -1, Root: "/",
+		UID: noLoginUID, GID: noLoginUID, EUID: noLoginUID, EGID: noLoginUID}
+}
+
+// setCwd sets the working directory as libsinsp keeps it: with a
+// trailing slash.
+func setCwd(p *state.Process, dir string) {
+	if dir != "" && !strings.HasSuffix(dir, "/") {
+		dir += "/"
+	}
+	p.Cwd = dir
+}
+
+// linkParent sets a process's parent from the parent thread id an event
+// reports, when the table did not know it.
+func (r *Replayer) linkParent(p *state.Process, ptid int64) {
+	if ptid <= 0 || p.Parent != nil {
+		return
+	}
+	if pp := r.Table.ByTid(ptid); pp != nil && pp != p {
+		p.PPid = pp.Pid
+		p.Parent = pp
+		return
+	}
+	p.PPid = ptid
 }
 
 // apply updates state for an event, before the rules run, and returns the
@@ -144,6 +174,11 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 	x := sc.Exit
 	switch r.kindOf[x.Code] {
 	case kNone:
+		if !x.Info.IsExit() && sc.Enter == nil {
+			// Context switches, signal deliveries and other events with
+			// no exit half do not introduce threads, as in libsinsp.
+			return r.Table.ByTid(x.Tid)
+		}
 		p := r.proc(x.Tid)
 		r.attachFD(sc, p)
 		return p
@@ -225,11 +260,14 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 	case kPipe:
 		if ok {
 			ino, _ := intParam(sc, "ino")
-			for _, name := range [...]string{"fd1", "fd2"} {
+			for _, name := range [...]string{"fd2", "fd1"} {
 				if n, found := intParam(sc, name); found && n >= 0 {
-					p.FDs[n] = &event.FD{Num: n, Type: event.FDPipe, Ino: uint64(ino)}
+					fd := &event.FD{Num: n, Type: event.FDPipe, Ino: uint64(ino)}
+					p.FDs[n] = fd
+					ev.FD = fd
 				}
 			}
+			return p
 		}
 	case kNewFD:
 		n := ev.Res
@@ -251,13 +289,13 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 	case kChdir:
 		if ok {
 			if dir := stringParam(sc, "path"); dir != "" {
-				p.Cwd = resolvePath(p, atFDCWD, dir)
+				setCwd(p, resolvePath(p, atFDCWD, dir))
 			}
 		}
 	case kFchdir:
 		if n, found := intParam(sc, "fd"); found && ok {
 			if fd := p.FDs[n]; fd != nil && fd.Name != "" {
-				p.Cwd = fd.Name
+				setCwd(p, fd.Name)
 			}
 		}
 	case kChroot:
@@ -620,6 +658,11 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 		}
 		if parent.Comm == "" {
 			r.fillFromClone(sc, parent)
+			if ptid, ok := intParam(sc, "ptid"); ok {
+				r.linkParent(parent, ptid)
+			}
+		} else {
+			r.learnUser(sc, parent)
 		}
 		if thread {
 			r.Table.Fork(parent.Pid, parent.Pid, res, true, x.Time)
@@ -635,6 +678,7 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 		pid = tid
 	}
 	if p := r.Table.ByTid(tid); p != nil {
+		r.learnUser(sc, p)
 		if !thread && p.Pid == tid {
 			if v, ok := intParam(sc, "vpid"); ok {
 				p.VPid = v
@@ -649,12 +693,13 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 	if thread {
 		p := r.Table.Get(pid)
 		if p == nil {
-			p = &state.Process{Pid: pid, Tid: pid, LoginUID: -1, Root: "/"}
+			p = unknownProcess(pid)
 			r.fillFromClone(sc, p)
 			if !r.Table.Put(p) {
 				return nil
 			}
 		}
+		r.learnUser(sc, p)
 		r.Table.Fork(pid, pid, tid, true, x.Time)
 		return p
 	}
@@ -670,6 +715,19 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 	return child
 }
 
+// learnUser takes the user of a process the capture did not describe from
+// a clone event, which reports it.
+func (r *Replayer) learnUser(sc *capture.Syscall, p *state.Process) {
+	if p.UID != noLoginUID {
+		return
+	}
+	if uid, ok := uintParam(sc, "uid"); ok {
+		gid, _ := uintParam(sc, "gid")
+		r.setUser(p, uint32(uid), uint32(gid))
+		p.EUID, p.EGID = uint32(uid), uint32(gid)
+	}
+}
+
 // fillFromClone sets a process from a clone event's description of it.
 func (r *Replayer) fillFromClone(sc *capture.Syscall, p *state.Process) {
 	if comm := stringParam(sc, "comm"); comm != "" {
@@ -682,7 +740,7 @@ func (r *Replayer) fillFromClone(sc *capture.Syscall, p *state.Process) {
 		p.SetArgs(exe, args)
 	}
 	if cwd := stringParam(sc, "cwd"); cwd != "" {
-		p.Cwd = cwd
+		setCwd(p, cwd)
 	}
 	uid, hasUID := uintParam(sc, "uid")
 	gid, _ := uintParam(sc, "gid")
@@ -714,7 +772,10 @@ func (r *Replayer) exec(sc *capture.Syscall, p *state.Process) {
 	}
 	p.SetArgs(exe, args)
 	if cwd := stringParam(sc, "cwd"); cwd != "" {
-		p.Cwd = cwd
+		setCwd(p, cwd)
+	}
+	if ptid, ok := intParam(sc, "ptid"); ok {
+		r.linkParent(p, ptid)
 	}
 	switch {
 	case stringParam(sc, "trusted_exepath") != "":

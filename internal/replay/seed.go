@@ -85,7 +85,7 @@ func (r *Replayer) fillFromThread(p *state.Process, t *capture.ThreadInfo) {
 	p.SetComm(t.Comm)
 	p.SetArgs(t.Exe, t.Args)
 	p.ExePath = t.ExePath
-	p.Cwd = t.Cwd
+	setCwd(p, t.Cwd)
 	p.Env = t.Env
 	r.setUser(p, t.UID, t.GID)
 	p.EUID, p.EGID = t.UID, t.GID

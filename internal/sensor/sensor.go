@@ -22,8 +22,14 @@ import (
 // DefaultRingBufferSize is the ring buffer size when Options leaves it 0.
 const DefaultRingBufferSize = 8 << 20
 
-// pollInterval bounds how long Read takes to notice a cancelled context.
-const pollInterval = 100 * time.Millisecond
+// The kernel side wakes the reader for syscall records only once
+// 1/wakeupFraction of the ring buffer is pending; pollInterval bounds how
+// long a record can wait before Read picks it up anyway, and how long Read
+// takes to notice a cancelled context.
+const (
+	wakeupFraction = 32
+	pollInterval   = 25 * time.Millisecond
+)
 
 // Options configure a Sensor.
 type Options struct {
@@ -111,6 +117,7 @@ func Open(opts Options) (*Sensor, error) {
 		sensorBPFVarAgentTgid:    uint32(ignore),
 		sensorBPFVarCgroupHier:   hier,
 		sensorBPFVarFmodeBacking: fmodeBacking(),
+		sensorBPFVarWakeupBytes:  uint32(ringSize / wakeupFraction),
 	}
 	for name, v := range consts {
 		if err := spec.Variables[name].Set(v); err != nil {

@@ -193,6 +193,7 @@ const (
 	sensorBPFVarAgentTgid      = "agent_tgid"
 	sensorBPFVarCgroupHier     = "cgroup_hier"
 	sensorBPFVarFmodeBacking   = "fmode_backing"
+	sensorBPFVarWakeupBytes    = "wakeup_bytes"
 )
 
 // loadSensorBPF returns the embedded CollectionSpec for sensorBPF.
@@ -270,6 +271,7 @@ type sensorBPFVariableSpecs struct {
 	AgentTgid      *ebpf.VariableSpec `ebpf:"agent_tgid"`
 	CgroupHier     *ebpf.VariableSpec `ebpf:"cgroup_hier"`
 	FmodeBacking   *ebpf.VariableSpec `ebpf:"fmode_backing"`
+	WakeupBytes    *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // sensorBPFObjects contains all objects after they have been loaded into the kernel.
@@ -325,6 +327,7 @@ type sensorBPFVariables struct {
 	AgentTgid      *ebpf.Variable `ebpf:"agent_tgid"`
 	CgroupHier     *ebpf.Variable `ebpf:"cgroup_hier"`
 	FmodeBacking   *ebpf.Variable `ebpf:"fmode_backing"`
+	WakeupBytes    *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // sensorBPFPrograms contains all programs after they have been loaded into the kernel.

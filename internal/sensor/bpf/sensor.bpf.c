@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 volatile const __u32 agent_tgid = 0;
 volatile const __u32 cgroup_hier = 0;   /* 0 v2 default, 1 pids, 2 memory, 3 cpu (v1) */
 volatile const __u32 fmode_backing = 0; /* FMODE_BACKING of this kernel, 0 if none */
+volatile const __u32 wakeup_bytes = 1;  /* wake the reader when this much is pending */
 
 #define DATA_SIZE 65536
 #define OFF_MASK 0x7fff /* fields start below 32 KiB; the rest is headroom */
@@ -771,15 +772,27 @@ static __always_inline void put_process(struct ebuf *b, struct task_struct *t, _
 	put_cgroup(b, t);
 }
 
+/* Writes the record to the ring buffer. Waking the reader costs more than
+ * writing a small record, so syscall records wake it only when the pending
+ * data crosses wakeup_bytes; the reader also polls. Process records keep the
+ * default: wake a reader that has caught up. */
 static __always_inline void submit(struct ebuf *b)
 {
 	struct rec_hdr *h = (void *)b->data;
 	struct stats *st = get_stats();
 	__u32 size = b->len;
+	__u64 flags = 0;
 
 	h->size = size;
 	h->flags |= b->flags;
-	if (bpf_ringbuf_output(&events, b->data, size & (DATA_SIZE - 1), BPF_RB_NO_WAKEUP)) {
+	if (h->kind == KIND_SYSCALL) {
+		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+		flags = BPF_RB_NO_WAKEUP;
+		if (avail < wakeup_bytes && avail + size >= wakeup_bytes)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
+	if (bpf_ringbuf_output(&events, b->data, size & (DATA_SIZE - 1), flags)) {
 		if (st)
 			st->drops++;
 		return;

@@ -1,0 +1,139 @@
+package agent
+
+import (
+	"testing"
+
+	"github.com/truesightsec/truesight/internal/container"
+	"github.com/truesightsec/truesight/internal/event"
+	"github.com/truesightsec/truesight/internal/sensor"
+	"github.com/truesightsec/truesight/internal/state"
+)
+
+const (
+	hostNS = 4026531841
+	nsA    = 4026532301
+	nsB    = 4026532302
+	idA    = "aaaaaaaaaaaa0000000000000000000000000000000000000000000000000001"
+	idB    = "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000002"
+)
+
+func execRec(tgid, ppid uint32, ns uint32, cgroup string, argv ...string) *sensor.Record {
+	r := &sensor.Record{Kind: sensor.KindExec, Tid: tgid, Tgid: tgid, Time: 1000}
+	r.Process.Tid, r.Process.Tgid, r.Process.PPid = tgid, tgid, ppid
+	r.Process.Comm = argv[0]
+	r.Process.Args = argv
+	r.Process.NS.Mnt = ns
+	r.Process.Cgroup = cgroup
+	r.Process.LoginUID = 0xffffffff
+	r.Process.Exe = sensor.File{Valid: true, Path: "/bin/" + argv[0]}
+	r.Process.Cwd = sensor.File{Valid: true, Path: "/root"}
+	return r
+}
+
+func openRec(tgid uint32, raw, resolved string, fileNS uint32, ret int64) *sensor.Record {
+	r := &sensor.Record{Kind: sensor.KindSyscall, Tid: tgid, Tgid: tgid, Time: 2000}
+	nr, _ := sensor.SyscallNumber("openat")
+	r.Syscall.Nr = nr
+	r.Syscall.Ret = ret
+	r.Syscall.Args = [6]uint64{uint64(0xffffffffffffff9c), 0, 0o2101, 0o644}
+	r.Syscall.Path[0] = raw
+	r.Syscall.Dir[0] = sensor.File{Valid: true, Path: "/root"}
+	if ret >= 0 {
+		r.Syscall.File = sensor.File{Valid: true, Path: resolved, MntNS: fileNS, Mode: 0o100644, Dev: 0x800001, Ino: 42}
+	}
+	return r
+}
+
+func newTestTranslator() *Translator {
+	return NewTranslator(state.NewTable(0), nil, hostNS)
+}
+
+func TestOpenThroughProcRootIsAttributedToTheTargetContainer(t *testing.T) {
+	tr := newTestTranslator()
+	tr.Apply(execRec(100, 1, nsB, "/libpod_parent/libpod-"+idB, "sh", "-c", "while true; do sleep 1; done"))
+	tr.Apply(execRec(200, 1, nsA, "/libpod_parent/libpod-"+idA, "sh", "-c", "echo x >> /proc/6/root/etc/ld.so.preload"))
+	e, p := tr.Apply(openRec(200, "/proc/6/root/etc/ld.so.preload", "/etc/ld.so.preload", nsB, 3))
+	if e == nil || p == nil {
+		t.Fatal("no event")
+	}
+	if e.Type != event.MustType("openat") || e.FD == nil {
+		t.Fatalf("got %v", e)
+	}
+	got := []string{e.FD.Name, e.FD.NameRaw, e.FD.TargetContainer, p.ContainerID}
+	want := []string{"/etc/ld.so.preload", "/proc/6/root/etc/ld.so.preload", idB, idA}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("field %d: got %q, want %q", i, got[i], want[i])
+		}
+	}
+	if f, _ := e.Param("flags"); f.Text != "O_APPEND|O_CREAT|O_WRONLY" || !f.Sym {
+		t.Errorf("flags param %+v", f)
+	}
+	if p.FDs[3] == nil || p.FDs[3].Name != "/etc/ld.so.preload" {
+		t.Errorf("fd 3 not in the table: %v", p.FDs)
+	}
+}
+
+func TestFailedOpenNamesTheFdAfterTheAbsolutePath(t *testing.T) {
+	tr := newTestTranslator()
+	tr.Apply(execRec(100, 1, hostNS, "/", "cat", "missing"))
+	e, _ := tr.Apply(openRec(100, "missing", "", 0, -2))
+	if e.FD.Num != -1 || e.FD.Name != "/root/missing" || e.FD.NameRaw != "missing" {
+		t.Errorf("got fd %+v", e.FD)
+	}
+	if e.Res != -2 {
+		t.Errorf("res %d", e.Res)
+	}
+}
+
+func TestRuncInitInHostNamespaceDoesNotClaimTheHostForAContainer(t *testing.T) {
+	tr := newTestTranslator()
+	// runc init execs in the container's cgroup while still in the host's
+	// mount namespace.
+	tr.Apply(execRec(100, 1, hostNS, "/libpod_parent/libpod-"+idA, "runc:[2:INIT]", "init"))
+	tr.Apply(execRec(101, 1, hostNS, "/", "vi", "/etc/hosts"))
+	e, _ := tr.Apply(openRec(101, "/etc/hosts", "/etc/hosts", hostNS, 4))
+	if e.FD.TargetContainer != container.HostID {
+		t.Errorf("target container %q, want host", e.FD.TargetContainer)
+	}
+}
+
+func TestForkInheritsAndExecReplacesTheCommandLine(t *testing.T) {
+	tr := newTestTranslator()
+	tr.Apply(execRec(100, 1, hostNS, "/", "bash"))
+	fork := &sensor.Record{Kind: sensor.KindFork, Tid: 101, Tgid: 101, Time: 1500}
+	fork.Process.Tid, fork.Process.Tgid, fork.Process.PPid = 101, 101, 100
+	fork.Process.CallerTid, fork.Process.CallerTgid = 100, 100
+	tr.Apply(fork)
+	child := tr.Table.Get(101)
+	if child == nil || child.Comm != "bash" || child.Parent == nil || child.Parent.Pid != 100 {
+		t.Fatalf("child after fork: %+v", child)
+	}
+	tr.Apply(execRec(101, 100, hostNS, "/", "cat", "/etc/shadow"))
+	if child.Cmdline != "cat /etc/shadow" || child.Parent.Comm != "bash" {
+		t.Errorf("after exec: cmdline %q parent %q", child.Cmdline, child.Parent.Comm)
+	}
+	exit := &sensor.Record{Kind: sensor.KindExit, Tid: 101, Tgid: 101, Time: 3000}
+	exit.Process.Tid, exit.Process.Tgid, exit.Process.GroupDead = 101, 101, true
+	e, p := tr.Apply(exit)
+	if e == nil || e.Type != event.MustType("procexit") || p.Pid != 101 {
+		t.Errorf("exit event %v %v", e, p)
+	}
+	if tr.Table.Get(101) != nil {
+		t.Error("process still in the table after its exit")
+	}
+}
+
+func TestTableStaysBoundedUnderAForkStorm(t *testing.T) {
+	tbl := state.NewTable(1000)
+	tr := NewTranslator(tbl, nil, hostNS)
+	tr.Apply(execRec(1, 0, hostNS, "/", "init"))
+	for pid := uint32(2); pid < 5000; pid++ {
+		fork := &sensor.Record{Kind: sensor.KindFork, Tid: pid, Tgid: pid}
+		fork.Process.Tid, fork.Process.Tgid, fork.Process.PPid, fork.Process.CallerTgid = pid, pid, 1, 1
+		tr.Apply(fork)
+	}
+	if tbl.Len() != 1000 || tbl.Dropped != 3999 {
+		t.Errorf("table has %d processes, dropped %d; want 1000 and 3999", tbl.Len(), tbl.Dropped)
+	}
+}
