@@ -128,7 +128,7 @@ func (e *Event) AppendParam(dst []byte, i int) ([]byte, int64) {
 			return dst, 0
 		}
 		if info.Type == ParamUint32 && info.Name == "mode" {
-			return strconv.AppendUint(append(dst, '0'), v, 8), int64(v)
+			return appendOctal(dst, v), int64(v)
 		}
 		return strconv.AppendUint(dst, v, 10), int64(v)
 	case ParamFlags8, ParamFlags16, ParamFlags32, ParamEnumFlags8, ParamEnumFlags16, ParamEnumFlags32, ParamMode:
@@ -146,7 +146,7 @@ func (e *Event) AppendParam(dst []byte, i int) ([]byte, int64) {
 			}
 		}
 		if info.Type == ParamMode {
-			return strconv.AppendUint(append(dst, '0'), v, 8), num
+			return appendOctal(dst, v), num
 		}
 		return strconv.AppendUint(dst, v, 10), num
 	case ParamCharBuf, ParamFSPath, ParamFSRelPath:
@@ -201,6 +201,14 @@ func (e *Event) AppendParam(dst []byte, i int) ([]byte, int64) {
 		return dst, 0
 	}
 	return appendPrintable(dst, p), 0
+}
+
+// appendOctal appends a file mode as sysdig prints it: 0644, and 0.
+func appendOctal(dst []byte, v uint64) []byte {
+	if v == 0 {
+		return append(dst, '0')
+	}
+	return strconv.AppendUint(append(dst, '0'), v, 8)
 }
 
 // appendPrintable appends bytes with unprintable ones shown as '.', as

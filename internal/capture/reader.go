@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -68,7 +67,7 @@ type Stats struct {
 
 // readBufSize is the buffered reader's size: larger than any small event
 // block, so those are decoded in place without a copy.
-const readBufSize = 1 << 20
+const readBufSize = 1 << 18
 
 // Reader reads a scap capture: its tables (machine, threads and their fds,
 // users, interfaces) and then its events, one block at a time. Tables found
@@ -131,7 +130,7 @@ func NewReader(src io.Reader, opts *Options) (*Reader, error) {
 		br = bufio.NewReaderSize(gz, readBufSize)
 	}
 	r.br = br
-	if err := r.readSectionStart(true); err != nil {
+	if err := r.readSectionStart(); err != nil {
 		return nil, err
 	}
 	if err := r.readTables(); err != nil {
@@ -229,18 +228,13 @@ func (r *Reader) truncated(start int64, typ, length uint32, got int, err error) 
 	return r.errorf(start, err, "read block type %#x", typ)
 }
 
-// readSectionStart reads a section header block (the next block when
-// first is set; otherwise it was already consumed by the caller).
-func (r *Reader) readSectionStart(first bool) error {
+// readSectionStart reads the section header block that starts a capture.
+func (r *Reader) readSectionStart() error {
 	typ, length, start, err := r.readHeader()
 	if err == io.EOF {
 		return r.errorf(0, ErrNotCapture, "empty file")
 	}
 	if err != nil {
-		var fe *FormatError
-		if errors.As(err, &fe) && first {
-			fe.Err = ErrNotCapture
-		}
 		return err
 	}
 	if typ != blockSection {

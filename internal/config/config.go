@@ -212,11 +212,14 @@ func (c *Config) Show() string {
 			v.Value, v.Style = raw, yaml.DoubleQuotedStyle
 		}
 	}
-	out, err := yaml.Marshal(&n)
-	if err != nil {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
 		panic("config: encode: " + err.Error())
 	}
-	return string(out)
+	_ = enc.Close()
+	return b.String()
 }
 
 // lookupNode finds the value node at a key path such as a.b[2].c.
@@ -255,8 +258,11 @@ type Position struct {
 }
 
 func (p Position) String() string {
-	if p.Line == 0 {
+	switch {
+	case p.Line == 0:
 		return p.File
+	case p.Column == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
 	}
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
 }
@@ -269,7 +275,7 @@ type Warning struct {
 	Msg string
 }
 
-func (w Warning) String() string { return w.Position.String() + ": warning: " + keyed(w.Key, w.Msg) }
+func (w Warning) String() string { return fmt.Sprintf("%s: warning: %s", w.Position, keyed(w.Key, w.Msg)) }
 
 // Error is a configuration mistake: a value of the wrong type, an unknown
 // priority, an enabled output without its address.
@@ -279,7 +285,7 @@ type Error struct {
 	Msg string
 }
 
-func (e *Error) Error() string { return e.Position.String() + ": " + keyed(e.Key, e.Msg) }
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Position, keyed(e.Key, e.Msg)) }
 
 func keyed(key, msg string) string {
 	if key == "" {

@@ -86,6 +86,9 @@ type DispatcherOptions struct {
 	ReportInterval time.Duration
 	// Hostname is put in internal alerts. Empty means os.Hostname().
 	Hostname string
+	// RateLimit, when Max is positive, suppresses identical alerts beyond
+	// Max per Window. Off by default.
+	RateLimit RateLimit
 }
 
 // InternalRule is the rule name of the internal alert that reports alerts
@@ -113,6 +116,10 @@ type Dispatcher struct {
 	outputs []*queue
 	log     *slog.Logger
 	host    string
+
+	limit              *limiter
+	suppressed         atomic.Uint64
+	reportedSuppressed uint64
 
 	interval   time.Duration
 	stop       chan struct{} // closed by Close: workers drain and exit
@@ -156,6 +163,9 @@ func NewDispatcher(opts DispatcherOptions, outputs ...Output) *Dispatcher {
 	if d.interval == 0 {
 		d.interval = 10 * time.Second
 	}
+	if opts.RateLimit.Max > 0 && opts.RateLimit.Window > 0 {
+		d.limit = &limiter{o: opts.RateLimit, seen: map[limitKey]*limitEntry{}}
+	}
 	for _, o := range outputs {
 		c := o.Capacity
 		if c <= 0 {
@@ -178,6 +188,10 @@ func NewDispatcher(opts DispatcherOptions, outputs ...Output) *Dispatcher {
 // queue is full drops the alert and counts it. The alert must not be
 // modified afterwards.
 func (d *Dispatcher) Send(a *Alert) {
+	if d.limit != nil && !d.limit.allow(a, time.Now()) {
+		d.suppressed.Add(1)
+		return
+	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, q := range d.outputs {
@@ -208,6 +222,9 @@ func (d *Dispatcher) offer(a *Alert) {
 		}
 	}
 }
+
+// Suppressed returns how many alerts the rate limit has suppressed.
+func (d *Dispatcher) Suppressed() uint64 { return d.suppressed.Load() }
 
 // Reopen asks every sink that holds a file open to reopen it before its
 // next write, as after log rotation (SIGHUP).
@@ -380,6 +397,10 @@ func (d *Dispatcher) reportLoop() {
 // how many were dropped and how many failed; with alert set it also sends
 // an internal alert about it through the outputs that have room.
 func (d *Dispatcher) report(alert bool) {
+	if s := d.suppressed.Load(); s != d.reportedSuppressed {
+		d.log.Info("identical alerts suppressed by the rate limit", "suppressed", s-d.reportedSuppressed, "suppressed_total", s)
+		d.reportedSuppressed = s
+	}
 	for _, q := range d.outputs {
 		dropped, failed := q.dropped.Load(), q.failed.Load()
 		nd, nf := dropped-q.reportedDropped, failed-q.reportedFailed

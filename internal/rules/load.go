@@ -22,7 +22,7 @@ func Load(sources []Source, opts Options) (*Ruleset, Diagnostics) {
 	}
 	l.col = &collector{l: l}
 	for _, src := range sources {
-		f := &file{name: src.Name, data: src.Data}
+		f := &file{name: src.Name, data: utf8Text(src.Data)}
 		(&reader{l: l, f: f}).readDocuments()
 	}
 	rs := l.compile()

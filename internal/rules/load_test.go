@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/truesightsec/truesight/internal/condition"
 )
@@ -121,6 +122,18 @@ func TestErrorsPointAtFileLineColumnAndItem(t *testing.T) {
 			message: "undefined macro 'nomacro'",
 		},
 		{
+			name:    "UTF-16 file",
+			files:   []string{utf16LE("- rule: r\n  desc: d\n  condition: evt.type = open and foo\n" + ruleTail)},
+			want:    where{ErrUndefinedMacro, "a.yaml", 3, 34, "rule", "r"},
+			message: "undefined macro 'foo'",
+		},
+		{
+			name:    "UTF-8 byte order mark and Unicode line separators",
+			files:   []string{"\xEF\xBB\xBF- rule: r\u2028  desc: d\u0085  condition: proc.name = é and foo\n" + ruleTail},
+			want:    where{ErrUndefinedMacro, "a.yaml", 3, 32, "rule", "r"},
+			message: "undefined macro 'foo'",
+		},
+		{
 			name:    "item that is not a mapping",
 			files:   []string{"- just a string\n"},
 			want:    where{ErrYAMLSchema, "a.yaml", 1, 3, "", ""},
@@ -190,6 +203,14 @@ func TestErrorsPointAtFileLineColumnAndItem(t *testing.T) {
 			}
 		})
 	}
+}
+
+func utf16LE(s string) string {
+	b := []byte{0xFF, 0xFE}
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(u), byte(u>>8))
+	}
+	return string(b)
 }
 
 func TestDiagnosticRendersLikeACompiler(t *testing.T) {

@@ -89,8 +89,9 @@ type Rule struct {
 	// Tags are sorted and without duplicates, as Falco keeps them.
 	Tags    []string
 	Enabled bool
-	// EventTypes are the event type names the condition can match, sorted;
-	// AllEventTypes is set when it can match any type.
+	// EventTypes are the event type names the condition can match, sorted.
+	// When AllEventTypes is set it can instead match every event type
+	// except those in EventTypes (usually none: no evt.type constraint).
 	EventTypes          []string
 	AllEventTypes       bool
 	WarnEvttypes        bool

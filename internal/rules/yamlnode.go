@@ -2,11 +2,13 @@ package rules
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -20,6 +22,8 @@ type file struct {
 	starts []int // byte offset of each line start, built on first use
 }
 
+// lineStarts counts lines as go-yaml does: a line ends at \r\n, \r, \n,
+// NEL (U+0085), LS (U+2028) or PS (U+2029).
 func (f *file) lineStarts() []int {
 	if f.starts != nil {
 		return f.starts
@@ -27,18 +31,47 @@ func (f *file) lineStarts() []int {
 	starts := []int{0}
 	d := f.data
 	for i := 0; i < len(d); i++ {
-		switch d[i] {
-		case '\n':
+		switch {
+		case d[i] == '\n':
 			starts = append(starts, i+1)
-		case '\r':
+		case d[i] == '\r':
 			if i+1 < len(d) && d[i+1] == '\n' {
 				i++
 			}
+			starts = append(starts, i+1)
+		case d[i] == 0xC2 && i+1 < len(d) && d[i+1] == 0x85:
+			i++
+			starts = append(starts, i+1)
+		case d[i] == 0xE2 && i+2 < len(d) && d[i+1] == 0x80 && (d[i+2] == 0xA8 || d[i+2] == 0xA9):
+			i += 2
 			starts = append(starts, i+1)
 		}
 	}
 	f.starts = starts
 	return starts
+}
+
+// utf8Text returns the file's content as UTF-8 without a byte order mark,
+// so that go-yaml's lines and columns match ours: UTF-16 (which go-yaml
+// would decode by itself) is converted.
+func utf8Text(data []byte) []byte {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
+		return data[3:]
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
+		return utf16Text(data[2:], binary.LittleEndian)
+	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
+		return utf16Text(data[2:], binary.BigEndian)
+	}
+	return data
+}
+
+func utf16Text(data []byte, order binary.ByteOrder) []byte {
+	units := make([]uint16, len(data)/2)
+	for i := range units {
+		units[i] = order.Uint16(data[2*i:])
+	}
+	return []byte(string(utf16.Decode(units)))
 }
 
 // offset converts a 1-based line and character column to a byte offset,

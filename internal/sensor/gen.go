@@ -5,6 +5,10 @@ package sensor
 //
 //	go generate ./internal/sensor/...
 //
+// which needs clang and llvm-strip (Debian: clang llvm), the libbpf headers
+// (libbpf-dev) and the kernel's uapi headers (linux-libc-dev, for the
+// syscall table). The output does not depend on the checkout's location.
+//
 // bpf/vmlinux.h is regenerated separately (see bpf/vmlinux.sh): it changes
 // only when we want CO-RE to know about newer kernel types.
 

@@ -31,6 +31,10 @@ const (
 	pollInterval   = 25 * time.Millisecond
 )
 
+// resyncInterval is how often Read re-measures the wall clock's offset from
+// the kernel's boot clock, at the latest.
+const resyncInterval = time.Minute
+
 // Options configure a Sensor.
 type Options struct {
 	// Syscalls are the syscalls to report, as x86_64 names ("openat") or
@@ -69,8 +73,10 @@ type Sensor struct {
 	reader  *ringbuf.Reader
 	decoder *Decoder
 
-	readMu sync.Mutex
-	raw    ringbuf.Record
+	readMu    sync.Mutex
+	raw       ringbuf.Record
+	lastSync  time.Time // when decoder.BootOffset was last measured
+	sinceSync int       // records decoded since
 	// snapMu serialises snapshots: the iterator has one scratch buffer.
 	snapMu sync.Mutex
 
@@ -155,6 +161,7 @@ func Open(opts Options) (*Sensor, error) {
 		return nil, err
 	}
 	s.decoder = NewDecoder(off)
+	s.lastSync = time.Now()
 	return s, nil
 }
 
@@ -213,6 +220,10 @@ func (s *Sensor) Read(ctx context.Context, r *Record) error {
 	for {
 		err := s.reader.ReadInto(&s.raw)
 		if err == nil {
+			s.sinceSync++
+			if s.sinceSync >= 1<<16 {
+				s.resync()
+			}
 			if err := s.decoder.Decode(s.raw.RawSample, r); err != nil {
 				return fmt.Errorf("sensor: decode record: %w", err)
 			}
@@ -225,7 +236,20 @@ func (s *Sensor) Read(ctx context.Context, r *Record) error {
 			return err
 		}
 		s.reader.SetDeadline(time.Now().Add(pollInterval))
+		if time.Since(s.lastSync) > resyncInterval {
+			s.resync()
+		}
 	}
+}
+
+// resync measures the boot clock's offset again: the wall clock may have
+// been stepped since Open (NTP, settimeofday).
+func (s *Sensor) resync() {
+	if off, err := BootOffset(); err == nil {
+		s.decoder.BootOffset = off
+	}
+	s.lastSync = time.Now()
+	s.sinceSync = 0
 }
 
 // Snapshot lists every thread-group leader the kernel has, through the
@@ -374,7 +398,7 @@ func checkPrerequisites() error {
 		return fmt.Errorf("sensor: read capabilities: %w", err)
 	}
 	has := func(c uint) bool { return eff&(1<<c) != 0 }
-	if !has(capSysAdmin) && !(has(capBPF) && has(capPerfmon)) {
+	if !has(capSysAdmin) && (!has(capBPF) || !has(capPerfmon)) {
 		return fmt.Errorf("sensor: missing privileges: need CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run as root or grant them (effective set %#x)", eff)
 	}
 	return nil

@@ -908,6 +908,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!sp || !(sp->flags & SC_ENABLED))
 		return 0;
 	spec = *sp;
+	/* A successful exec replaced the memory and zeroed the registers the
+	 * arguments were in; the sched_process_exec record has them. */
+	if ((spec.flags & SC_EXEC) && ret == 0) {
+		spec.path[0] = 0;
+		spec.path[1] = 0;
+	}
 
 	b = get_buf(0);
 	if (!b)

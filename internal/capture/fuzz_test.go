@@ -1,0 +1,87 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzRead feeds arbitrary bytes to the reader, the pairer and every
+// parameter decoder: any input must end in io.EOF or a *FormatError,
+// without a panic and within the reader's memory bounds.
+func FuzzRead(f *testing.F) {
+	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "conformance")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "scap", "*.scap"))
+	for _, name := range files {
+		// The fuzzer slows down on large inputs: seed with the start of
+		// each capture (tables and the first events), uncompressed.
+		var head bytes.Buffer
+		w, _ := NewWriter(&head, WriterOptions{})
+		size := 0
+		r, err := Open(name, &Options{OnBlock: func(typ uint32, body []byte) {
+			if size < 16<<10 {
+				size += len(body)
+				w.WriteBlock(typ, body)
+			}
+		}})
+		if err != nil {
+			continue
+		}
+		var ev Event
+		for i := 0; i < 40 && r.Next(&ev) == nil; i++ {
+			w.CopyEvent(&ev, ev.Time)
+		}
+		w.Close()
+		r.Close()
+		f.Add(head.Bytes())
+	}
+	var gz bytes.Buffer
+	w, _ := NewWriter(&gz, WriterOptions{Compress: true})
+	w.WriteEvent(0, 0, 1, 1, codeOpenX, [][]byte{le(int64(3)), cstr("/etc/ld.so.preload"), le(uint32(2))})
+	w.Close()
+	f.Add(gz.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		opts := &Options{MaxBlockSize: 1 << 20, MaxEventSize: 1 << 20, MaxThreads: 1 << 12}
+		r, err := NewReader(bytes.NewReader(data), opts)
+		if err != nil {
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("NewReader: %T %v", err, err)
+			}
+			return
+		}
+		p := NewPairer()
+		var ev Event
+		var sc Syscall
+		var buf []byte
+		for i := 0; i < 1<<16; i++ {
+			err := r.Next(&ev)
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				var fe *FormatError
+				if !errors.As(err, &fe) {
+					t.Fatalf("Next: %T %v", err, err)
+				}
+				return
+			}
+			_ = ev.TypeName()
+			for j := 0; j < ev.NParams; j++ {
+				buf, _ = ev.AppendParam(buf[:0], j)
+			}
+			if p.Add(&ev, &sc) {
+				sc.Each(func(e *Event, j int, _ ParamInfo) bool {
+					buf, _ = e.AppendParam(buf[:0], j)
+					return true
+				})
+			}
+		}
+	})
+}

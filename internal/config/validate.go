@@ -1,0 +1,115 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/truesightsec/truesight/internal/output"
+	"github.com/truesightsec/truesight/internal/rules"
+)
+
+// logLevels are Falco's log_level names.
+var logLevels = []string{"emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"}
+
+// validate checks values whose type was right but whose content is not,
+// and the settings that depend on each other.
+func (d *decoder) validate(c *Config) {
+	bad := func(key, format string, args ...any) {
+		d.errs = append(d.errs, &Error{Position: d.pos[key], Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	warn := func(key, format string, args ...any) {
+		d.warnings = append(d.warnings, Warning{Position: d.pos[key], Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	oneOf := func(key, val string, allowed ...string) {
+		for _, a := range allowed {
+			if strings.EqualFold(val, a) {
+				return
+			}
+		}
+		bad(key, "%q is not one of %s", val, strings.Join(allowed, ", "))
+	}
+
+	if _, ok := rules.ParsePriority(c.Priority); !ok {
+		bad("priority", "%q is not a priority (emergency, alert, critical, error, warning, notice, informational, debug)", c.Priority)
+	}
+	oneOf("rule_matching", c.RuleMatching, "first", "all")
+	oneOf("log_level", c.LogLevel, logLevels...)
+	oneOf("truesight.log_format", c.Truesight.LogFormat, "text", "json")
+	oneOf("stdout_output.colour", c.StdoutOutput.Colour, "auto", "always", "never")
+
+	if c.OutputsQueue.Capacity < 0 {
+		bad("outputs_queue.capacity", "must be 0 (the default) or more, got %d", c.OutputsQueue.Capacity)
+	}
+	if c.OutputTimeout <= 0 {
+		bad("output_timeout", "must be a positive number of milliseconds, got %d", c.OutputTimeout)
+	}
+
+	if _, ok := output.SyslogFacilities[strings.ToLower(c.SyslogOutput.Facility)]; !ok {
+		bad("syslog_output.facility", "%q is not a syslog facility (user, daemon, auth, local0 ... local7, ...)", c.SyslogOutput.Facility)
+	}
+	if _, _, err := output.ParseSyslogAddress(c.SyslogOutput.Address); err != nil {
+		bad("syslog_output.address", "%v", err)
+	}
+
+	if c.FileOutput.Enabled && c.FileOutput.Filename == "" {
+		bad("file_output.enabled", "file output enabled without file_output.filename")
+	}
+
+	h := c.HTTPOutput
+	if h.Enabled {
+		if h.URL == "" {
+			bad("http_output.enabled", "HTTP output enabled without http_output.url")
+		} else if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("http_output.url", "%q is not an http:// or https:// URL with a host", h.URL)
+		}
+		if h.MTLS && (h.ClientCert == "" || h.ClientKey == "") {
+			bad("http_output.mtls", "mutual TLS needs http_output.client_cert and http_output.client_key")
+		}
+	}
+	if h.MaxRetries < -1 {
+		bad("http_output.max_retries", "must be -1 (until delivered), 0 or more, got %d", h.MaxRetries)
+	}
+	for name := range h.CustomHeaders {
+		if strings.EqualFold(name, "Content-Type") {
+			bad("http_output.custom_headers."+name, "Content-Type is always application/json")
+		}
+	}
+
+	if c.ProgramOutput.Enabled && strings.TrimSpace(c.ProgramOutput.Program) == "" {
+		bad("program_output.enabled", "program output enabled without program_output.program")
+	}
+
+	w := c.Webserver
+	if w.Enabled {
+		if w.ListenPort < 1 || w.ListenPort > 65535 {
+			bad("webserver.listen_port", "must be a port number from 1 to 65535, got %d", w.ListenPort)
+		}
+		if !strings.HasPrefix(w.K8sHealthzEndpoint, "/") {
+			bad("webserver.k8s_healthz_endpoint", "must be a path starting with /, got %q", w.K8sHealthzEndpoint)
+		}
+		if w.SSLEnabled && w.SSLCertificate == "" {
+			bad("webserver.ssl_enabled", "TLS enabled without webserver.ssl_certificate")
+		}
+	}
+
+	rl := c.Truesight.RateLimit
+	if rl.Enabled && (rl.Window <= 0 || rl.Max < 1) {
+		bad("truesight.rate_limit.enabled", "rate limiting needs a positive window and a max of at least 1")
+	}
+
+	for _, u := range []struct {
+		key string
+		set bool
+	}{
+		{"json_include_message_property", c.JSONIncludeMessageProperty},
+		{"grpc_output.enabled", c.GRPCOutput.Enabled},
+		{"log_syslog", c.LogSyslog},
+		{"http_output.compress_uploads", h.CompressUploads},
+		{"append_output", len(c.AppendOutput) > 0},
+	} {
+		if u.set {
+			warn(u.key, "not supported by truesight; ignored")
+		}
+	}
+}
