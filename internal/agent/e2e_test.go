@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -130,7 +131,7 @@ func field(a *output.Alert, name string) any { return a.Fields[name] }
 func TestPreloadWriteInContainerAlertsWithContainerContext(t *testing.T) {
 	testenv.RequirePodman(t)
 	a := startAgent(t, defaultSources(), engine.Options{})
-	id := testenv.StartContainer(t, "ts-e2e-preload", nil, "sh", "-c", "echo /lib/x.so >> /etc/ld.so.preload")
+	id := testenv.StartContainer(t, "ts-e2e-preload-"+strconv.Itoa(os.Getpid()), nil, "sh", "-c", "echo /lib/x.so >> /etc/ld.so.preload")
 	testenv.Podman(t, "wait", id)
 	got := a.waitFor(t, "Modify ld.so.preload", func(al *output.Alert) bool { return field(al, "container.id") == id[:12] })
 	if len(got) != 1 {
@@ -200,11 +201,11 @@ func TestPreloadWriteOnHostInPrivateMountNamespaceSaysHost(t *testing.T) {
 func TestPreloadWriteThroughProcRootNamesBothContainers(t *testing.T) {
 	testenv.RequirePodman(t)
 	a := startAgent(t, defaultSources(), engine.Options{})
-	pod := "ts-e2e-pod"
+	pod := "ts-e2e-pod-" + strconv.Itoa(os.Getpid())
 	_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run()
 	testenv.Podman(t, "pod", "create", "--name", pod, "--share", "pid")
 	t.Cleanup(func() { _ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
-	sidecar := testenv.StartContainer(t, "ts-e2e-sidecar", []string{"--pod", pod}, "sh", "-c", "while true; do sleep 1; done")
+	sidecar := testenv.StartContainer(t, "ts-e2e-sidecar-"+strconv.Itoa(os.Getpid()), []string{"--pod", pod}, "sh", "-c", "while true; do sleep 1; done")
 	hostPid := testenv.Podman(t, "inspect", "-f", "{{.State.Pid}}", sidecar)
 	status, err := os.ReadFile("/proc/" + hostPid + "/status")
 	if err != nil {
@@ -220,7 +221,7 @@ func TestPreloadWriteThroughProcRootNamesBothContainers(t *testing.T) {
 		t.Fatalf("no NSpid for the sidecar's shell in %s", status)
 	}
 	target := "/proc/" + podPid + "/root/etc/ld.so.preload"
-	attacker := testenv.StartContainer(t, "ts-e2e-attacker", []string{"--pod", pod}, "sh", "-c", "echo /lib/x.so >> "+target)
+	attacker := testenv.StartContainer(t, "ts-e2e-attacker-"+strconv.Itoa(os.Getpid()), []string{"--pod", pod}, "sh", "-c", "echo /lib/x.so >> "+target)
 	testenv.Podman(t, "wait", attacker)
 	got := a.waitFor(t, "Modify ld.so.preload of another container", nil)
 	if len(got) != 1 {

@@ -68,7 +68,13 @@ int main(int argc, char **argv) {
 	if (argc < 2) { fprintf(stderr, "usage: %s op ...\n", argv[0]); return 2; }
 	const char *op = argv[1];
 	if (!strcmp(op, "noop")) return 0;
-	if (!strcmp(op, "spawn") && argc > 2) return spawn(argv + 2);
+	if (!strcmp(op, "spawn") && argc > 2) {
+		/* spawn PROG ARGS...: run a program, then linger a second as a
+		   login session does. */
+		int rc = spawn(argv + 2);
+		sleep(1);
+		return rc;
+	}
 	if (!strcmp(op, "server") && argc > 3) {
 		/* server MS FILE [PROG ARGS...]: a long-running server that reads
 		   a file after MS milliseconds, then runs a program. */
@@ -290,6 +296,13 @@ func TestStableRulesFireOnRealActions(t *testing.T) {
 		{name: "traversal", cmd: []string{"cat", "/bin/../../etc/passwd"}},
 		{name: "tty", extra: []string{"-t"}, cmd: []string{"sh", "-c", "sleep 0.2"}},
 		{name: "shm", extra: []string{"--tmpfs", "/dev/shm:rw,exec"}, cmd: []string{"sh", "-c", "cp /bin/busybox /dev/shm/uname && /dev/shm/uname -a"}},
+		// A system account's command below an "sshd" session. The session
+		// lingers a second, as a real one does: user names are resolved
+		// through /proc/<pid>/root/etc/passwd, which needs the process
+		// alive when the agent handles its exec, and a root whose lookup
+		// failed stays unresolved for the cache's TTL (state.Users), so
+		// two processes that both exit within milliseconds may show
+		// user.name <NA>.
 		{name: "sysuser", extra: append([]string{"--user", "65534"}, ts...), cmd: []string{"/ts/sshd", "spawn", "/bin/id"}},
 		{name: "caps", extra: append([]string{"--cap-add", "SYS_MODULE", "--cap-add", "SYS_ADMIN", "--cap-add", "NET_RAW"}, ts...),
 			cmd: []string{"sh", "-c", "echo junk > /tmp/evil.ko; /bin/insmod /tmp/evil.ko; echo /tmp/x.sh > /tmp/release_agent; /ts/tshelper packet"}},
@@ -300,9 +313,13 @@ func TestStableRulesFireOnRealActions(t *testing.T) {
 		{name: "net", extra: append([]string{"--network", "none", "--cap-add", "NET_ADMIN"}, ts...),
 			cmd: []string{"sh", "-c", "/bin/ip addr add 203.0.113.1/32 dev lo && /bin/ip addr add " + apiServer + "/32 dev lo && /ts/ssh connect 203.0.113.1 443; /ts/tshelper connect " + apiServer + " 443"}},
 	}
+	// Names unique to this run: another run of the suite on the machine
+	// must not remove our containers by name (alerts are told apart by
+	// container id anyway).
+	suffix := fmt.Sprintf("-%d", os.Getpid())
 	ids := map[string]string{}
 	for _, ac := range actions {
-		ids[ac.name] = testenv.StartContainer(t, "ts-stable-"+ac.name, ac.extra, ac.cmd...)
+		ids[ac.name] = testenv.StartContainer(t, "ts-stable-"+ac.name+suffix, ac.extra, ac.cmd...)
 	}
 	for _, ac := range actions {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -392,7 +409,7 @@ func TestStableRulesFireOnRealActions(t *testing.T) {
 			want: with(root, map[string]string{"proc.name": "insmod", "proc.args": "/tmp/evil.ko", "evt.res": "ENOSYS", "proc.pname": "sh"})},
 		{rule: "Debugfs Launched in Privileged Container", ctr: "priv",
 			want: with(root, map[string]string{"proc.name": "debugfs", "proc.exepath": "/ts/debugfs", "evt.type": "execve"}),
-			gap: "container.privileged comes from runtime metadata, and the live agent has no container runtime client yet (fields.Ctx.Containers is nil in Loop.Run): the field cannot be extracted, so the condition is false"},
+			gap:  "container.privileged comes from runtime metadata, and the live agent has no container runtime client yet (fields.Ctx.Containers is nil in Loop.Run): the field cannot be extracted, so the condition is false"},
 		{rule: "Detect release_agent File Container Escapes", ctr: "caps",
 			want: with(root, map[string]string{"fd.name": "/tmp/release_agent", "proc.name": "sh", "evt.type": "openat"}),
 			check: func(t *testing.T, al *output.Alert) {
@@ -459,15 +476,24 @@ func TestStableRulesFireOnRealActions(t *testing.T) {
 		t.Run(c.rule, func(t *testing.T) {
 			got := find(c)
 			if len(got) == 0 {
-				var other []string
-				for _, al := range a.matching(c.rule, nil) {
-					other = append(other, al.Message)
-				}
 				silent = append(silent, c.rule)
 				if c.gap != "" {
 					t.Skipf("did not fire (known gap): %s", c.gap)
 				}
-				t.Fatalf("no alert from container %s (%s); alerts of this rule from elsewhere: %q", c.ctr, ids[c.ctr][:12], other)
+				id := ids[c.ctr][:12]
+				var here, elsewhere []string
+				a.mu.Lock()
+				all := append([]*output.Alert(nil), a.alerts...)
+				a.mu.Unlock()
+				for _, al := range all {
+					if fieldText(al, "container.id") == id {
+						here = append(here, al.Rule+": "+al.Message)
+					} else if al.Rule == c.rule {
+						elsewhere = append(elsewhere, al.Message)
+					}
+				}
+				t.Fatalf("no alert from container %s (%s)\nalerts of this rule from elsewhere:\n  %s\nalerts from this container:\n  %s",
+					c.ctr, id, strings.Join(elsewhere, "\n  "), strings.Join(here, "\n  "))
 			}
 			fired = append(fired, c.rule)
 			al := got[0]

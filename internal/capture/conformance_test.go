@@ -208,29 +208,32 @@ func TestWriterRoundTrip(t *testing.T) {
 	sysdig(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "copy.scap")
-			rewrite(t, f, out, 1)
-			if got, want := shownEvents(t, out), shownEvents(t, f); !slices.Equal(got, want) {
-				t.Fatalf("rewritten capture reads differently")
-			}
-			format := "%evt.num %evt.dir %evt.type %proc.name %proc.pid %fd.name %evt.args"
-			got := sysdigLines(t, out, "-p", format)
-			want := sysdigLines(t, f, "-p", format)
-			if !slices.Equal(got, want) {
-				for i := range min(len(got), len(want)) {
-					if got[i] != want[i] {
-						t.Fatalf("sysdig line %d differs:\n got  %s\n want %s", i, got[i], want[i])
-					}
+			for _, encode := range []bool{false, true} {
+				out := filepath.Join(t.TempDir(), "copy.scap")
+				rewrite(t, f, out, 1, encode)
+				if got, want := shownEvents(t, out), shownEvents(t, f); !slices.Equal(got, want) {
+					t.Fatalf("rewritten capture (tables encoded: %v) reads differently", encode)
 				}
-				t.Fatalf("sysdig prints %d lines, %d for the original", len(got), len(want))
+				format := "%evt.num %evt.dir %evt.type %proc.name %proc.pid %proc.cmdline %user.name %fd.name %evt.args"
+				got := sysdigLines(t, out, "-p", format)
+				want := sysdigLines(t, f, "-p", format)
+				if !slices.Equal(got, want) {
+					for i := range min(len(got), len(want)) {
+						if got[i] != want[i] {
+							t.Fatalf("tables encoded %v: sysdig line %d differs:\n got  %s\n want %s", encode, i, got[i], want[i])
+						}
+					}
+					t.Fatalf("sysdig prints %d lines, %d for the original", len(got), len(want))
+				}
 			}
 		})
 	}
 }
 
 // rewrite copies a capture's tables and events (times times over, with
-// rising timestamps) to out.
-func rewrite(t testing.TB, in, out string, times int) uint64 {
+// rising timestamps) to out. With encode, the tables are written from
+// what the reader parsed rather than copied as raw blocks.
+func rewrite(t testing.TB, in, out string, times int, encode bool) uint64 {
 	t.Helper()
 	f, err := os.Create(out)
 	if err != nil {
@@ -244,12 +247,19 @@ func rewrite(t testing.TB, in, out string, times int) uint64 {
 	var first, last int64
 	for round := 0; round < times; round++ {
 		opts := &Options{}
-		if round == 0 {
+		if round == 0 && !encode {
 			opts.OnBlock = func(typ uint32, body []byte) { w.WriteBlock(typ, body) }
 		}
 		r, err := Open(in, opts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if round == 0 && encode {
+			if r.HasMachine {
+				w.WriteMachine(r.Machine)
+			}
+			w.WriteUsers(r.Users, r.Groups)
+			w.WriteThreads(r.Threads)
 		}
 		var ev Event
 		var shift int64

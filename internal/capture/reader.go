@@ -2,12 +2,12 @@ package capture
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 )
 
 // Options bound what a Reader accepts. The zero value selects the defaults.
@@ -65,9 +65,9 @@ type Stats struct {
 	FirstBadBlock error
 }
 
-// readBufSize is the buffered reader's size: larger than any small event
-// block, so those are decoded in place without a copy.
-const readBufSize = 1 << 18
+// readBufSize is the buffered reader's size. Blocks that fit are decoded in
+// place; larger ones are copied into a buffer grown as their data arrives.
+const readBufSize = 1 << 16
 
 // Reader reads a scap capture: its tables (machine, threads and their fds,
 // users, interfaces) and then its events, one block at a time. Tables found
@@ -95,6 +95,7 @@ type Reader struct {
 	Interfaces []Interface
 	Stats      Stats
 
+	big      []byte // blocks larger than the read buffer
 	byTid    map[int64]*ThreadInfo
 	num      uint64
 	activity bool // an event other than a container record was read
@@ -204,13 +205,17 @@ func (r *Reader) readBody(typ, length uint32, start int64, limit int) ([]byte, e
 	} else {
 		// Grow the buffer as the data arrives, so a huge length in a
 		// short file does not allocate the declared size up front.
-		var buf bytes.Buffer
-		buf.Grow(readBufSize)
-		got, err := io.CopyN(&buf, r.br, n)
-		if err != nil {
-			return nil, r.truncated(start, typ, length, int(got), err)
+		r.big = r.big[:0]
+		for int64(len(r.big)) < n {
+			chunk := min(n-int64(len(r.big)), 1<<20)
+			have := len(r.big)
+			r.big = slices.Grow(r.big, int(chunk))[:have+int(chunk)]
+			got, err := io.ReadFull(r.br, r.big[have:])
+			if err != nil {
+				return nil, r.truncated(start, typ, length, have+got, err)
+			}
 		}
-		body = buf.Bytes()
+		body = r.big
 	}
 	r.off += n
 	trailer := binary.LittleEndian.Uint32(body[len(body)-4:])

@@ -34,6 +34,18 @@ type Info struct {
 	PodSandboxID string
 	PodLabels    map[string]string
 	PodIP        string
+
+	// PodSharedPID is true when the container shares its pod's PID
+	// namespace (a Kubernetes pod with shareProcessNamespace, a podman pod
+	// sharing pid), so its processes see the other containers' processes.
+	PodSharedPID bool
+	// Pid is the host pid of the container's init process; 0 if unknown.
+	Pid int64
+	// RootPath is the container's root filesystem as the host sees it.
+	RootPath string
+	// Runtime names the API and socket that described the container, e.g.
+	// docker:/run/podman/podman.sock.
+	Runtime string
 }
 
 // IDFromCgroup extracts the full 64-character container id from one cgroup

@@ -96,7 +96,8 @@ type DispatcherOptions struct {
 const InternalRule = "Truesight internal: alerts lost"
 
 // Stats are one output's delivery counters. Every alert passed to Send ends
-// up in exactly one of Sent, Failed and Dropped, or is still Queued.
+// up in exactly one of Sent, Failed and Dropped; until then it is Queued or
+// being written (at most flushBatch alerts, for a buffering sink).
 type Stats struct {
 	Name     string
 	Capacity int

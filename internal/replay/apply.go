@@ -141,7 +141,7 @@ func (r *Replayer) proc(tid int64) *state.Process {
 // unknownProcess stands in for a thread the capture has no record of:
 // its user is unknown too (uid -1, as libsinsp has it), not root.
 func unknownProcess(pid int64) *state.Process {
-	return &state.Process{Pid: pid, Tid: pid, LoginUID: -1, Root: "/",
+	return &state.Process{Pid: pid, Tid: pid, PPid: -1, LoginUID: -1, Root: "/",
 		UID: noLoginUID, GID: noLoginUID, EUID: noLoginUID, EGID: noLoginUID}
 }
 
@@ -233,7 +233,7 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 		}
 	case kClose:
 		if n, found := intParam(sc, "fd"); found {
-			ev.FD = p.FDs[n]
+			ev.FD = r.fd(p, n)
 			if ok {
 				r.post = postAction{close: true, proc: p, fd: n}
 			}
@@ -260,7 +260,7 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 	case kPipe:
 		if ok {
 			ino, _ := intParam(sc, "ino")
-			for _, name := range [...]string{"fd2", "fd1"} {
+			for _, name := range [...]string{"fd1", "fd2"} {
 				if n, found := intParam(sc, name); found && n >= 0 {
 					fd := &event.FD{Num: n, Type: event.FDPipe, Ino: uint64(ino)}
 					p.FDs[n] = fd
@@ -360,8 +360,19 @@ func (r *Replayer) attachFD(sc *capture.Syscall, p *state.Process) {
 		return
 	}
 	if n, ok := e.Int(i); ok {
-		r.ev.FD = p.FDs[n]
+		r.ev.FD = r.fd(p, n)
 	}
+}
+
+// fd returns a process's fd, or for an fd the capture never showed being
+// opened a stand-in of which only the number is known (fd.num), as in
+// libsinsp.
+func (r *Replayer) fd(p *state.Process, n int64) *event.FD {
+	if fd := p.FDs[n]; fd != nil {
+		return fd
+	}
+	r.unknownFD = event.FD{Num: n}
+	return &r.unknownFD
 }
 
 func intParam(sc *capture.Syscall, name string) (int64, bool) {
@@ -559,11 +570,16 @@ func (r *Replayer) connect(sc *capture.Syscall, p *state.Process) {
 		fd = socketFD(n, uint64(t.Family))
 		p.FDs[n] = fd
 	}
-	// A unix socket takes its peer's name even when the connect fails,
-	// as in libsinsp; an IP socket only once it connects.
-	if ev.Res == 0 || ev.Res == einprogress || t.Family == afUnix {
+	switch {
+	case ev.Res == 0 || ev.Res == einprogress:
 		setTuple(fd, t, false)
-		fd.Connected = ev.Res == 0 || ev.Res == einprogress
+		fd.Connected = true
+	case t.Family == afUnix:
+		// A failed connect on a unix socket names the peer it tried
+		// for this event only, as libsinsp shows it.
+		r.unknownFD = *fd
+		setTuple(&r.unknownFD, t, false)
+		fd = &r.unknownFD
 	}
 	ev.FD = fd
 }

@@ -72,14 +72,15 @@ type Replayer struct {
 	genericType []event.Type
 	kindOf      [capture.NumCodes]kind
 
-	pairer *capture.Pairer
-	ev     event.Event
-	ctx    fields.Ctx
-	arena  []byte
-	failed event.FD
-	stats  Stats
-	out    func(*output.Alert)
-	match  func(r *engine.Rule)
+	pairer    *capture.Pairer
+	ev        event.Event
+	ctx       fields.Ctx
+	arena     []byte
+	failed    event.FD
+	unknownFD event.FD
+	stats     Stats
+	out       func(*output.Alert)
+	match     func(r *engine.Rule)
 	// post holds the state change to apply once the rules have seen the
 	// event (a close, an exit).
 	post postAction

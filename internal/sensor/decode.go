@@ -29,7 +29,6 @@ const (
 	procInfoOff = 32 // proc_info in proc_rec and fork_rec
 
 	maxArgs = 4096 // MAX_ARGS
-	maxEnv  = 8192 // MAX_ENV
 )
 
 // Field types and slots of bpf/sensor.h.
@@ -59,6 +58,9 @@ const (
 	rfTruncated = 0x2
 
 	pfKthread = 0x00200000
+
+	strTruncArgv = 0x1
+	strTruncEnv  = 0x2
 
 	afUnix  = 1
 	afInet  = 2
@@ -233,6 +235,9 @@ func (d *Decoder) procInfo(b []byte, p *ProcessRecord) {
 		IPC:    le.Uint32(b[156:]),
 		Cgroup: le.Uint32(b[160:]),
 	}
+	trunc := le.Uint32(b[164:])
+	p.ArgsTruncated = trunc&strTruncArgv != 0
+	p.EnvTruncated = trunc&strTruncEnv != 0
 	p.Comm = d.comm(b[168:184])
 }
 
@@ -334,14 +339,14 @@ func (d *Decoder) fields(b []byte, start int, r *Record) error {
 		case ftInterp:
 			p.Interp = cstr(from, to)
 		case ftArgv:
-			args, trunc := splitNUL(str, from, to, data, maxArgs)
+			args := splitNUL(str, from, to, data)
 			if r.Kind == KindSyscall {
 				s.Argv = args
 			} else {
-				p.Args, p.ArgsTruncated = args, trunc
+				p.Args = args
 			}
 		case ftEnv:
-			p.Env, p.EnvTruncated = splitNUL(str, from, to, data, maxEnv)
+			p.Env = splitNUL(str, from, to, data)
 		case ftCgroup:
 			p.Cgroup = str(from, to)
 		}
@@ -445,12 +450,11 @@ func decodeSockaddr(b []byte, a *SockAddr, cstr func(int, int) string, from int)
 	}
 }
 
-// splitNUL splits NUL-separated strings; the block is truncated when it
-// fills its bound without a final NUL.
-func splitNUL(str func(int, int) string, from, to int, data []byte, bound int) ([]string, bool) {
-	trunc := len(data) >= bound && data[len(data)-1] != 0
+// splitNUL splits NUL-separated strings; a last string without its NUL was
+// cut at the kernel's bound and is kept as it is.
+func splitNUL(str func(int, int) string, from, to int, data []byte) []string {
 	n := bytes.Count(data, []byte{0})
-	if trunc || (len(data) > 0 && data[len(data)-1] != 0) {
+	if len(data) > 0 && data[len(data)-1] != 0 {
 		n++
 	}
 	out := make([]string, 0, n)
@@ -464,7 +468,7 @@ func splitNUL(str func(int, int) string, from, to int, data []byte, bound int) (
 		out = append(out, str(i, end))
 		i = end + 1
 	}
-	return out, trunc
+	return out
 }
 
 func (s *SyscallRecord) reset() { *s = SyscallRecord{} }

@@ -203,7 +203,7 @@ func TestDecodeSharedBaseDir(t *testing.T) {
 }
 
 func TestDecodeTruncatedArgv(t *testing.T) {
-	pr := sensorBPFProcRec{H: sensorBPFRecHdr{Kind: uint16(KindExec)}}
+	pr := sensorBPFProcRec{H: sensorBPFRecHdr{Kind: uint16(KindExec)}, P: sensorBPFProcInfo{StrTrunc: strTruncArgv}}
 	argv := bytes.Repeat([]byte("x"), maxArgs)
 	argv[10] = 0
 	b := append(marshal(t, pr), field(ftArgv, 0, argv)...)
@@ -211,8 +211,8 @@ func TestDecodeTruncatedArgv(t *testing.T) {
 	if err := NewDecoder(0).Decode(finish(b), &r); err != nil {
 		t.Fatal(err)
 	}
-	if !r.Process.ArgsTruncated || len(r.Process.Args) != 2 || len(r.Process.Args[1]) != maxArgs-11 {
-		t.Errorf("ArgsTruncated %v, %d args", r.Process.ArgsTruncated, len(r.Process.Args))
+	if !r.Process.ArgsTruncated || r.Process.EnvTruncated || len(r.Process.Args) != 2 || len(r.Process.Args[1]) != maxArgs-11 {
+		t.Errorf("ArgsTruncated %v EnvTruncated %v, %d args", r.Process.ArgsTruncated, r.Process.EnvTruncated, len(r.Process.Args))
 	}
 }
 

@@ -68,6 +68,7 @@ func TestWireLayout(t *testing.T) {
 		{"proc_info.pflags", unsafe.Offsetof(pr.P.Pflags), 128},
 		{"proc_info.old_tid", unsafe.Offsetof(pr.P.OldTid), 132},
 		{"proc_info.ns", unsafe.Offsetof(pr.P.Ns), 136},
+		{"proc_info.str_trunc", unsafe.Offsetof(pr.P.StrTrunc), 164},
 		{"proc_info.comm", unsafe.Offsetof(pr.P.Comm), 168},
 
 		{"fork_rec.clone_flags", unsafe.Offsetof(fr.CloneFlags), 216},

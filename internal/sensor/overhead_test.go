@@ -109,3 +109,22 @@ func BenchmarkOpenCloseOverhead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSnapshot times one iter/task walk over every process.
+func BenchmarkSnapshot(b *testing.B) {
+	requireKernel(b)
+	s, err := Open(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	n := 0
+	for b.Loop() {
+		procs, err := s.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(procs)
+	}
+	b.ReportMetric(float64(n), "processes")
+}

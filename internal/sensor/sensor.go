@@ -213,7 +213,11 @@ func (s *Sensor) attach() error {
 
 // Read blocks until the next record arrives and decodes it into r. It
 // returns ctx.Err() when ctx is done and os.ErrClosed (wrapped) after Close.
-// Read may be called from one goroutine at a time.
+// Records come in the order the kernel wrote them, across all CPUs. To
+// spare the traced processes a wakeup per syscall, a quiet system's syscall
+// records reach Read up to 25 ms late; a process record (exec, fork,
+// exit) brings them, and itself, at once.
+// Read is safe for concurrent use but serialises its callers.
 func (s *Sensor) Read(ctx context.Context, r *Record) error {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()

@@ -699,3 +699,21 @@ func TestThreadForkAndExit(t *testing.T) {
 		t.Errorf("leader exit: GroupDead %v ExitCode %d", leader.GroupDead, leader.ExitCode)
 	}
 }
+
+func TestExecArgvBeyondBoundIsFlagged(t *testing.T) {
+	r := openSensor(t, Options{})
+	long := strings.Repeat("a", 5000)
+	pid := run(t, "/", "/bin/sh", "-c", "true; true", "sh", long)
+	p := r.wait(t, "exec with a long argv", func(rec *Record) bool { return rec.Kind == KindExec && rec.Tgid == uint32(pid) }).Process
+	prefix := []string{"/bin/sh", "-c", "true; true", "sh"}
+	n := 0
+	for _, a := range prefix {
+		n += len(a) + 1
+	}
+	if !p.ArgsTruncated || len(p.Args) != 5 || !slices.Equal(p.Args[:4], prefix) || p.Args[4] != long[:maxArgs-n] {
+		t.Errorf("ArgsTruncated %v, %d args, last %d bytes", p.ArgsTruncated, len(p.Args), len(p.Args[len(p.Args)-1]))
+	}
+	if p.EnvTruncated {
+		t.Errorf("EnvTruncated with a short environment")
+	}
+}

@@ -86,7 +86,7 @@ type sensorBPFProcInfo struct {
 	Pflags              uint32
 	OldTid              uint32
 	Ns                  [7]uint32
-	Pad                 uint32
+	StrTrunc            uint32
 	Comm                [16]int8
 }
 

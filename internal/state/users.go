@@ -91,9 +91,12 @@ func (u *Users) load(p *Process) *rootAccounts {
 		ra = &rootAccounts{}
 		u.roots[key] = ra
 	}
-	ra.checked = time.Now()
 	base := fmt.Sprintf("%s/%d/root/etc/", u.ProcRoot, p.Pid)
-	refresh(&ra.passwd, base+"passwd", true)
+	// Only a successful read starts the TTL: when this process has already
+	// exited, the next process of the same root tries again.
+	if refresh(&ra.passwd, base+"passwd", true) {
+		ra.checked = time.Now()
+	}
 	refresh(&ra.group, base+"group", false)
 	return ra
 }
@@ -101,20 +104,23 @@ func (u *Users) load(p *Process) *rootAccounts {
 // maxAccountsFile bounds what we read of a passwd or group file.
 const maxAccountsFile = 16 << 20
 
-func refresh(fa *fileAccounts, path string, passwd bool) {
+// refresh re-reads an accounts file when it changed; it reports whether
+// the file could be read (or was unchanged).
+func refresh(fa *fileAccounts, path string, passwd bool) bool {
 	st, err := os.Stat(path)
 	if err != nil {
-		return // keep what we had: the process may have exited
+		return false // keep what we had: the process may have exited
 	}
 	if fa.ids != nil && st.ModTime().Equal(fa.mtime) && st.Size() == fa.size {
-		return
+		return true
 	}
 	data, err := os.ReadFile(path)
 	if err != nil || len(data) > maxAccountsFile {
-		return
+		return false
 	}
 	fa.mtime, fa.size = st.ModTime(), st.Size()
 	fa.ids = ParseAccounts(data, passwd)
+	return true
 }
 
 // ParseAccounts reads passwd (name:x:uid:gid:gecos:home:shell) or group

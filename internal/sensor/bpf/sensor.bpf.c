@@ -620,7 +620,7 @@ static __always_inline void fill_proc(struct proc_info *pi, struct task_struct *
 	pi->ns[5] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
 	pi->ns[6] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
 	pi->old_tid = 0;
-	pi->_pad = 0;
+	pi->str_trunc = 0;
 	BPF_CORE_READ_STR_INTO(&pi->comm, t, comm);
 }
 
@@ -696,8 +696,9 @@ static __always_inline void put_cgroup(struct ebuf *b, struct task_struct *t)
 	fld_end(b, p, FT_CGROUP, 0, pos & (MAX_CGROUP - 1));
 }
 
-/* Appends argv and environment, read from the task's own memory. */
-static __always_inline void put_mm_strings(struct ebuf *b, struct task_struct *t, __u32 iter)
+/* Appends argv and environment, read from the task's own memory; pi is the
+ * task's proc_info, to flag what was cut. */
+static __always_inline void put_mm_strings(struct ebuf *b, struct task_struct *t, struct proc_info *pi, __u32 iter)
 {
 	struct mm_struct *mm = BPF_CORE_READ(t, mm);
 	__u64 start, end, len;
@@ -709,8 +710,10 @@ static __always_inline void put_mm_strings(struct ebuf *b, struct task_struct *t
 	start = BPF_CORE_READ(mm, arg_start);
 	end = BPF_CORE_READ(mm, arg_end);
 	len = end > start ? end - start : 0;
-	if (len > MAX_ARGS)
+	if (len > MAX_ARGS) {
 		len = MAX_ARGS;
+		pi->str_trunc |= STR_TRUNC_ARGV;
+	}
 	p = fld_begin(b);
 	if (p && len) {
 		long r;
@@ -726,8 +729,10 @@ static __always_inline void put_mm_strings(struct ebuf *b, struct task_struct *t
 	start = BPF_CORE_READ(mm, env_start);
 	end = BPF_CORE_READ(mm, env_end);
 	len = end > start ? end - start : 0;
-	if (len > MAX_ENV)
+	if (len > MAX_ENV) {
 		len = MAX_ENV;
+		pi->str_trunc |= STR_TRUNC_ENV;
+	}
 	p = fld_begin(b);
 	if (p && len) {
 		long r;
@@ -760,7 +765,7 @@ static __always_inline void put_process(struct ebuf *b, struct task_struct *t, _
 	b->len = sizeof(*r);
 	b->flags = 0;
 
-	put_mm_strings(b, t, iter);
+	put_mm_strings(b, t, &r->p, iter);
 	exe = BPF_CORE_READ(t, mm, exe_file);
 	if (exe)
 		put_open_file(b, SLOT_EXE, exe, iter);
@@ -774,14 +779,14 @@ static __always_inline void put_process(struct ebuf *b, struct task_struct *t, _
 
 /* Writes the record to the ring buffer. Waking the reader costs more than
  * writing a small record, so syscall records wake it only when the pending
- * data crosses wakeup_bytes; the reader also polls. Process records keep the
- * default: wake a reader that has caught up. */
+ * data crosses wakeup_bytes; the reader also polls. Process records, rare
+ * and wanted at once, always wake it (with the syscall records before them). */
 static __always_inline void submit(struct ebuf *b)
 {
 	struct rec_hdr *h = (void *)b->data;
 	struct stats *st = get_stats();
 	__u32 size = b->len;
-	__u64 flags = 0;
+	__u64 flags = BPF_RB_FORCE_WAKEUP;
 
 	h->size = size;
 	h->flags |= b->flags;

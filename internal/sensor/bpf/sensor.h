@@ -20,6 +20,10 @@
 #define RF_COMPAT 0x1    /* ia32 syscall (TS_COMPAT), nr remapped */
 #define RF_TRUNCATED 0x2 /* some fields did not fit in the record */
 
+/* proc_info.str_trunc */
+#define STR_TRUNC_ARGV 0x1
+#define STR_TRUNC_ENV 0x2
+
 /* Field types (struct fld.type). */
 #define FT_PATH 1      /* raw user path argument; slot 0 first, 1 second */
 #define FT_FILE 2      /* struct file_info; slot says whose (SLOT_*) */
@@ -168,7 +172,7 @@ struct proc_info {
 	__u32 pflags;  /* task->flags */
 	__u32 old_tid; /* exec: tid before de_thread */
 	__u32 ns[7];   /* mnt, pid, net, user, uts, ipc, cgroup */
-	__u32 _pad;
+	__u32 str_trunc; /* STR_TRUNC_*: argv or environment cut at its bound */
 	char comm[16];
 };
 

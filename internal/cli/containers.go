@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/truesightsec/truesight/internal/container"
+)
+
+// runtimeFlags select the container runtime sockets.
+type runtimeFlags struct {
+	hostRoot                string
+	docker, containerd, cri []string
+	timeout                 time.Duration
+}
+
+func (f *runtimeFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.hostRoot, "host-root", "", "prefix of every socket path and of /proc, e.g. /host when the node's / is mounted there")
+	fl.StringSliceVar(&f.docker, "docker-socket", nil, "Docker Engine API socket (Docker, or podman system service); repeatable; default: "+joinPaths(container.DefaultDockerSockets))
+	fl.StringSliceVar(&f.containerd, "containerd-socket", nil, "containerd API socket; repeatable; default: "+joinPaths(container.DefaultContainerdSockets))
+	fl.StringSliceVar(&f.cri, "cri-socket", nil, "Kubernetes CRI socket; repeatable; default: "+joinPaths(container.DefaultCRISockets))
+	fl.DurationVar(&f.timeout, "runtime-timeout", 5*time.Second, "how long to wait for one answer from a runtime")
+}
+
+// options turns the flags into registry options; a flag given with an
+// empty value ("--cri-socket=") disables that runtime.
+func (f *runtimeFlags) options(cmd *cobra.Command, log *slog.Logger) container.Options {
+	o := container.Options{HostRoot: f.hostRoot, Timeout: f.timeout, Logger: log}
+	pick := func(name string, v []string) []string {
+		if !cmd.Flags().Changed(name) {
+			return nil
+		}
+		out := []string{}
+		for _, s := range v {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	o.Docker = pick("docker-socket", f.docker)
+	o.Containerd = pick("containerd-socket", f.containerd)
+	o.CRI = pick("cri-socket", f.cri)
+	return o
+}
+
+func joinPaths(p []string) string {
+	s := ""
+	for i, x := range p {
+		if i > 0 {
+			s += ", "
+		}
+		s += x
+	}
+	return s
+}
+
+// containerRow is one line of `truesight containers`.
+type containerRow struct {
+	ID        string `json:"id"`
+	FullID    string `json:"full_id"`
+	Name      string `json:"name"`
+	Image     string `json:"image"`
+	Pod       string `json:"pod"`
+	Namespace string `json:"namespace"`
+	Processes int    `json:"processes"`
+	Root      string `json:"root"`
+	Runtime   string `json:"runtime"`
+	Source    string `json:"source"`
+}
+
+func newContainersCmd() *cobra.Command {
+	var (
+		rf       runtimeFlags
+		asJSON   bool
+		waitFor  time.Duration
+		procRoot string
+	)
+	cmd := &cobra.Command{
+		Use:   "containers",
+		Short: "List the containers the agent sees now, with what their runtimes say about them",
+		Long: `Ask every container runtime found (Docker Engine API, podman's compatible
+service, containerd, CRI) for its running containers, count each container's
+processes from /proc, and print one line per container: id, name, image, pod,
+namespace, number of processes, root filesystem path and runtime. A container
+that has processes but that no runtime knows prints <NA> for its metadata and
+"unknown" as its runtime: it was started behind the runtimes' back, or its
+runtime's socket is not reachable.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			stderr := cmd.ErrOrStderr()
+			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			reg := container.NewRegistry(rf.options(cmd, log))
+			ctx, cancel := context.WithCancel(cmd.Context())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = reg.Run(ctx)
+			}()
+			defer func() { cancel(); <-done }()
+			select {
+			case <-reg.Synced():
+			case <-time.After(waitFor):
+			}
+
+			if procRoot == "" {
+				procRoot = filepath.Join("/", rf.hostRoot, "proc")
+			}
+			procs, err := container.ScanProcs(procRoot)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("read processes: %w", err)}
+			}
+			// Containers seen only in /proc: ask for them too, briefly.
+			pending := false
+			for id := range procs {
+				if reg.Lookup(id) == nil {
+					pending = true
+				}
+			}
+			if pending {
+				deadline := time.Now().Add(min(waitFor, 2*time.Second))
+				for time.Now().Before(deadline) {
+					missing := 0
+					for id := range procs {
+						if reg.Lookup(id) == nil {
+							missing++
+						}
+					}
+					if missing == 0 {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+
+			rows := containerRows(reg, procs, procRoot)
+			for _, rt := range reg.Runtimes() {
+				st := "not answering"
+				if rt.Connected {
+					st = "connected, " + rt.Engine
+				}
+				fmt.Fprintf(stderr, "runtime %s %s: %s\n", rt.API, rt.Socket, st)
+			}
+			return printContainers(cmd.OutOrStdout(), rows, asJSON)
+		},
+	}
+	rf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
+	cmd.Flags().DurationVar(&waitFor, "wait", 5*time.Second, "how long to wait for the runtimes' first answers")
+	cmd.Flags().StringVar(&procRoot, "proc", "", "procfs to count processes in (default: <host-root>/proc)")
+	return cmd
+}
+
+func containerRows(reg *container.Registry, procs map[string]container.Procs, procRoot string) []containerRow {
+	seen := map[string]bool{}
+	var rows []containerRow
+	add := func(id string, i *container.Info) {
+		seen[id] = true
+		p := procs[id]
+		r := containerRow{ID: container.ShortID(id), FullID: id, Processes: p.Count,
+			Name: "<NA>", Image: "<NA>", Pod: "<NA>", Namespace: "<NA>", Root: "<NA>", Runtime: "unknown"}
+		if i != nil {
+			r.Name, r.Image, r.Pod, r.Namespace = na(i.Name), na(i.Image), na(i.PodName), na(i.PodNamespace)
+			r.Runtime, r.Source = na(i.Type), i.Runtime
+			r.Root = i.RootPath
+			if r.Root == "" && i.Pid > 0 {
+				r.Root = filepath.Join(procRoot, strconv.FormatInt(i.Pid, 10), "root")
+			}
+		}
+		if (r.Root == "" || r.Root == "<NA>") && p.Pid > 0 {
+			r.Root = filepath.Join(procRoot, strconv.Itoa(p.Pid), "root")
+		}
+		r.Root = na(r.Root)
+		rows = append(rows, r)
+	}
+	for _, i := range reg.Containers() {
+		if reg.Exited(i.FullID) && procs[i.FullID].Count == 0 {
+			continue
+		}
+		add(i.FullID, i)
+	}
+	for id := range procs {
+		if !seen[id] {
+			add(id, reg.Lookup(id))
+		}
+	}
+	sort.Slice(rows, func(a, b int) bool {
+		if rows[a].Name != rows[b].Name {
+			return rows[a].Name < rows[b].Name
+		}
+		return rows[a].FullID < rows[b].FullID
+	})
+	return rows
+}
+
+func na(s string) string {
+	if s == "" {
+		return "<NA>"
+	}
+	return s
+}
+
+func printContainers(w io.Writer, rows []containerRow, asJSON bool) error {
+	if asJSON {
+		if rows == nil {
+			rows = []containerRow{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER ID\tNAME\tIMAGE\tPOD\tNAMESPACE\tPROCS\tROOT\tRUNTIME")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Name, r.Image, r.Pod, r.Namespace, r.Processes, r.Root, r.Runtime)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,242 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A lister is a libc-based program of the root that lists processes the
+// way the root's users see them. Only dynamically linked ones are run: a
+// static program ignores preload libraries, so its view is the truth.
+type lister struct {
+	Name  string   // for views text: ps, ls
+	Paths []string // candidate paths inside the root
+	Args  []string
+}
+
+var listers = []lister{
+	{Name: "ps", Paths: []string{"/usr/bin/ps", "/bin/ps"}, Args: []string{"-A", "-o", "pid="}},
+	{Name: "ls", Paths: []string{"/usr/bin/ls", "/bin/ls"}, Args: []string{"-1", "-a", "/proc"}},
+}
+
+// dynamicProgram reports whether the file at path inside the root is a
+// dynamically linked ELF program (it has a PT_INTERP program header).
+func dynamicProgram(rootfd int, path string) bool {
+	fd, err := openInRoot(rootfd, path, unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
+		return false
+	}
+	var hdr [64]byte
+	if _, err := fdReader(fd).ReadAt(hdr[:], 0); err != nil || string(hdr[:4]) != "\x7fELF" || hdr[4] != 2 || hdr[5] != 1 {
+		return false
+	}
+	phoff := int64(leUint64(hdr[32:]))
+	phentsize, phnum := int(leUint16(hdr[54:])), int(leUint16(hdr[56:]))
+	if phentsize != 56 || phnum <= 0 || phnum > maxPhdrs {
+		return false
+	}
+	ph := make([]byte, phentsize*phnum)
+	if _, err := fdReader(fd).ReadAt(ph, phoff); err != nil {
+		return false
+	}
+	const ptInterp = 3
+	for i := 0; i < phnum; i++ {
+		if leUint32(ph[i*phentsize:]) == ptInterp {
+			return true
+		}
+	}
+	return false
+}
+
+func leUint16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
+func leUint32(b []byte) uint32 { return uint32(leUint16(b)) | uint32(leUint16(b[2:]))<<16 }
+func leUint64(b []byte) uint64 { return uint64(leUint32(b)) | uint64(leUint32(b[4:]))<<32 }
+
+// listingTarget is whose view a listing reproduces: a live process, whose
+// mount and PID namespaces, root, user and group it takes, and the loader
+// variables of its environment.
+type listingTarget struct {
+	Pid   int
+	Start uint64 // identity check against PID reuse
+	UID   int
+	GID   int
+	Env   []string
+}
+
+// maxListingOutput bounds a listing's output (a PID per line).
+const maxListingOutput = 8 << 20
+
+// errTargetGone says the target exited before the listing could enter its
+// namespaces.
+var errTargetGone = errors.New("target process exited")
+
+// runListing runs one lister inside the target's namespaces and returns
+// the PIDs it printed. The program comes from the target's root (the one
+// thing the scan ever executes from a container's filesystem) and runs
+// with the target's uid and gid, no capabilities, no_new_privs, a clean
+// environment plus the target's loader variables, and a timeout.
+func (s *Scanner) runListing(ctx context.Context, t listingTarget, path string, args []string) ([]int, error) {
+	type result struct {
+		pids []int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// This goroutine's thread changes root and namespaces; it is never
+		// unlocked, so the runtime ends the thread when the goroutine
+		// returns and no other goroutine ever runs in the container. New
+		// threads are not cloned from a locked thread (the runtime uses its
+		// template thread), so nothing inherits this state but the child.
+		runtime.LockOSThread()
+		pids, err := s.listInTarget(ctx, t, path, args)
+		done <- result{pids, err}
+	}()
+	r := <-done
+	return r.pids, r.err
+}
+
+func (s *Scanner) listInTarget(ctx context.Context, t listingTarget, path string, args []string) ([]int, error) {
+	dir := strconv.Itoa(t.Pid)
+	open := func(name string, flags int) (int, error) {
+		return unix.Openat(s.procfd, dir+"/"+name, flags|unix.O_CLOEXEC, 0)
+	}
+	mntfd, err := open("ns/mnt", unix.O_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("open mount namespace of pid %d: %w", t.Pid, err)
+	}
+	defer unix.Close(mntfd)
+	pidnsfd, err := open("ns/pid", unix.O_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("open pid namespace of pid %d: %w", t.Pid, err)
+	}
+	defer unix.Close(pidnsfd)
+	rootfd, err := open("root", unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, fmt.Errorf("open root of pid %d: %w", t.Pid, err)
+	}
+	defer unix.Close(rootfd)
+	// The fds were opened for the process we meant, not a newcomer with
+	// its PID, if it still has the same start time now.
+	if st, ok := statOf(s.procfd, t.Pid); !ok || st.StartTicks != t.Start {
+		return nil, errTargetGone
+	}
+
+	// Unshare the filesystem attributes (root, cwd) from the rest of the
+	// process first: setns into a mount namespace and chroot need them
+	// private, and they must never reach other threads.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return nil, fmt.Errorf("unshare filesystem attributes: %w", err)
+	}
+	if !sameNS(mntfd, s.selfMntNS) {
+		if err := unix.Setns(mntfd, unix.CLONE_NEWNS); err != nil {
+			return nil, fmt.Errorf("enter mount namespace of pid %d: %w", t.Pid, err)
+		}
+	}
+	// The target's own root, which may be a chroot inside its namespace.
+	if err := unix.Fchdir(rootfd); err != nil {
+		return nil, fmt.Errorf("enter root of pid %d: %w", t.Pid, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return nil, fmt.Errorf("chroot to root of pid %d: %w", t.Pid, err)
+	}
+	if !sameNS(pidnsfd, s.selfPidNS) {
+		// Applies to children: the listing is born in the target's PID
+		// namespace.
+		if err := unix.Setns(pidnsfd, unix.CLONE_NEWPID); err != nil {
+			return nil, fmt.Errorf("enter pid namespace of pid %d: %w", t.Pid, err)
+		}
+	}
+	// No privileges beyond the target's: no capabilities survive the exec
+	// (empty bounding and ambient sets), and setuid files cannot grant any.
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("set no_new_privs: %w", err)
+	}
+	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return nil, fmt.Errorf("drop capability %d: %w", c, err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ListingTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Dir = "/"
+	cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", "COLUMNS=4096"}, t.Env...)
+	var out, errOut limitedBuffer
+	out.limit, errOut.limit = maxListingOutput, 4096
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: uint32(t.UID), Gid: uint32(t.GID), Groups: []uint32{}},
+		Pdeathsig:  syscall.SIGKILL,
+		Setsid:     true,
+	}
+	cmd.WaitDelay = time.Second
+	err = cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return nil, fmt.Errorf("%s timed out after %s", path, s.opts.ListingTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %s", path, err, bytes.TrimSpace(errOut.Bytes()))
+	}
+	if out.over {
+		return nil, fmt.Errorf("%s: output exceeds %d bytes", path, maxListingOutput)
+	}
+	return parseListing(out.Bytes()), nil
+}
+
+// sameNS reports whether the namespace file fd is the namespace with inode
+// ino.
+func sameNS(fd int, ino uint64) bool {
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Ino == ino
+}
+
+// parseListing reads the PIDs from a listing: the first field of each line
+// when it is a number (ps prints a PID per line, ls a name per line, and
+// headers or other names are skipped).
+func parseListing(b []byte) []int {
+	var out []int
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if pid, ok := atoiBytes(f[0]); ok {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// limitedBuffer keeps at most limit bytes and remembers it overflowed.
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+	over  bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.limit - b.Len(); len(p) > room {
+		b.over = true
+		if room > 0 {
+			b.Buffer.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
