@@ -95,29 +95,33 @@ func (e *Event) CopyFrom(src *Event) {
 // false with an empty message for an event code newer than the table,
 // false with a message for a malformed event.
 func (e *Event) decode(typ uint32, body []byte) (bool, string) {
-	c := cursor{b: body}
-	e.CPU = c.u16()
+	off := 2
 	e.Flags = 0
 	switch typ {
 	case blockEventFlags, blockEventFlagsV2, blockEventFlagsV2Large:
-		e.Flags = c.u32()
+		off = 6
 	}
 	v2 := typ == blockEventV2 || typ == blockEventV2Large || typ == blockEventFlagsV2 || typ == blockEventFlagsV2Large
 	hdrLen := evtHeaderV1
 	if v2 {
 		hdrLen = evtHeaderV2
 	}
-	hstart := c.off
-	e.Time = int64(c.u64())
-	e.Tid = c.i64()
-	evLen := int(c.u32())
-	e.Code = c.u16()
+	if len(body) < off+hdrLen {
+		return false, fmt.Sprintf("event block of %d bytes is shorter than an event header", len(body))
+	}
+	e.CPU = binary.LittleEndian.Uint16(body)
+	if off == 6 {
+		e.Flags = binary.LittleEndian.Uint32(body[2:])
+	}
+	hstart := off
+	h := body[off:]
+	e.Time = int64(binary.LittleEndian.Uint64(h))
+	e.Tid = int64(binary.LittleEndian.Uint64(h[8:]))
+	evLen := int(binary.LittleEndian.Uint32(h[16:]))
+	e.Code = binary.LittleEndian.Uint16(h[20:])
 	nparams := -1
 	if v2 {
-		nparams = int(c.u32())
-	}
-	if c.err != nil {
-		return false, fmt.Sprintf("event block of %d bytes is shorter than an event header", len(body))
+		nparams = int(binary.LittleEndian.Uint32(h[22:]))
 	}
 	e.Info = Info(e.Code)
 	if e.Info == nil {

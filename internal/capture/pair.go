@@ -85,9 +85,7 @@ func (p *Pairer) Add(ev *Event, out *Syscall) bool {
 	}
 	code := ev.Code
 	if !ev.Info.IsExit() {
-		exit := Info(code + 1)
-		if exit == nil || exit.Name == "NA" {
-			// An event with no exit half stands alone.
+		if ev.Info.Standalone() {
 			*out = Syscall{Exit: ev}
 			return true
 		}

@@ -373,6 +373,9 @@ func (r *Reader) Thread(tid int64) *ThreadInfo { return r.byTid[tid] }
 // *FormatError means the file cannot be read further.
 func (r *Reader) Next(ev *Event) error {
 	for {
+		if ok, err := r.nextFast(ev); ok || err != nil {
+			return err
+		}
 		typ, length, start, err := r.readHeader()
 		if err != nil {
 			return err
@@ -391,28 +394,65 @@ func (r *Reader) Next(ev *Event) error {
 		if err != nil {
 			return err
 		}
-		ok, msg := ev.decode(typ, body)
-		if !ok {
-			if msg == "" {
-				r.Stats.UnknownEvents++
-				continue
-			}
-			r.Stats.BadEvents++
-			if r.Stats.FirstBadBlock == nil {
-				r.Stats.FirstBadBlock = &BlockError{Offset: start, Type: typ, Msg: msg}
-			}
-			continue
+		if r.accept(ev, typ, body, start) {
+			return nil
 		}
-		r.num++
-		r.Stats.Events++
-		ev.Num = r.num
-		ev.Offset = start
-		ev.Preamble = false
-		if isContainer(ev.Code) {
-			ev.Preamble = !r.activity
-		} else {
-			r.activity = true
-		}
-		return nil
 	}
+}
+
+// nextFast decodes the next block in place when it is an event block that
+// is already buffered whole, the common case. It returns false, with no
+// error, to leave any other block to the general path.
+func (r *Reader) nextFast(ev *Event) (bool, error) {
+	for !r.havePending {
+		h, err := r.br.Peek(blockHeaderLen)
+		if err != nil {
+			return false, nil
+		}
+		typ := binary.LittleEndian.Uint32(h)
+		length := int(binary.LittleEndian.Uint32(h[4:]))
+		if !isEventBlock(typ) || length < blockFramesLen || length > r.br.Size() || length > maxSmallEvent+blockHeaderLen && typ != blockEventV2Large && typ != blockEventFlagsV2Large {
+			return false, nil
+		}
+		b, err := r.br.Peek(length)
+		if err != nil || binary.LittleEndian.Uint32(b[length-4:]) != uint32(length) {
+			return false, nil // let the general path report it
+		}
+		start := r.off
+		r.br.Discard(length)
+		r.off += int64(length)
+		r.Stats.Blocks++
+		if r.accept(ev, typ, b[blockHeaderLen:length-4], start) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// accept decodes an event block body into ev and reports whether it is an
+// event to return; skipped blocks are counted.
+func (r *Reader) accept(ev *Event, typ uint32, body []byte, start int64) bool {
+	ok, msg := ev.decode(typ, body)
+	if !ok {
+		if msg == "" {
+			r.Stats.UnknownEvents++
+			return false
+		}
+		r.Stats.BadEvents++
+		if r.Stats.FirstBadBlock == nil {
+			r.Stats.FirstBadBlock = &BlockError{Offset: start, Type: typ, Msg: msg}
+		}
+		return false
+	}
+	r.num++
+	r.Stats.Events++
+	ev.Num = r.num
+	ev.Offset = start
+	ev.Preamble = false
+	if isContainer(ev.Code) {
+		ev.Preamble = !r.activity
+	} else {
+		r.activity = true
+	}
+	return true
 }

@@ -86,6 +86,23 @@ type EventInfo struct {
 // the format alternate: even codes are enter events, odd ones exit events.
 func (i *EventInfo) IsExit() bool { return i.flags&flagExit != 0 }
 
+// Standalone reports whether the event has no exit half: procexit,
+// context switches, container records and other events that are whole at
+// their enter code.
+func (i *EventInfo) Standalone() bool { return standalone[i.Code] }
+
+var standalone = func() [NumCodes]bool {
+	var s [NumCodes]bool
+	for code := range schema {
+		info := &schema[code]
+		if !info.IsExit() {
+			next := Info(uint16(code) + 1)
+			s[code] = next == nil || next.Name == "NA" || !next.IsExit()
+		}
+	}
+	return s
+}()
+
 // Old reports whether current producers no longer write this code.
 func (i *EventInfo) Old() bool { return i.flags&flagOld != 0 }
 

@@ -275,7 +275,9 @@ type Warning struct {
 	Msg string
 }
 
-func (w Warning) String() string { return fmt.Sprintf("%s: warning: %s", w.Position, keyed(w.Key, w.Msg)) }
+func (w Warning) String() string {
+	return fmt.Sprintf("%s: warning: %s", w.Position, keyed(w.Key, w.Msg))
+}
 
 // Error is a configuration mistake: a value of the wrong type, an unknown
 // priority, an enabled output without its address.

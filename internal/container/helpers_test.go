@@ -189,3 +189,155 @@ func rfc3339(t *testing.T, s string) int64 {
 	}
 	return ts.UnixNano()
 }
+
+// containerd is a containerd daemon the test started, with its own root,
+// state and socket in a temporary directory.
+type containerd struct {
+	t    *testing.T
+	dir  string
+	sock string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+}
+
+// startContainerd starts containerd with the busybox test image imported
+// into the given namespaces; stop and cleanup happen when the test ends
+// (containers first, so that no mount or shim outlives the test).
+func startContainerd(t *testing.T, configExtra string, namespaces ...string) *containerd {
+	t.Helper()
+	testenv.RequirePodman(t)
+	for _, bin := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			testenv.Missing(t, "%s is not installed (apt-get install containerd)", bin)
+		}
+	}
+	dir := t.TempDir()
+	c := &containerd{t: t, dir: dir, sock: filepath.Join(dir, "containerd.sock"), log: &bytes.Buffer{}}
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+%s`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.sock, c.sock+".ttrpc", configExtra)
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// One cleanup for the daemon, whichever instance runs at the end; it
+	// runs after the containers' cleanups, registered later.
+	c.t.Cleanup(func() { c.kill() })
+	c.start()
+	archive := filepath.Join(dir, "bb.tar")
+	testenv.Podman(t, "save", "--format", "oci-archive", "-o", archive, testenv.Image)
+	for _, ns := range namespaces {
+		c.ctr(ns, "images", "import", archive)
+	}
+	return c
+}
+
+func (c *containerd) start() {
+	c.t.Helper()
+	c.cmd = exec.Command("containerd", "--config", filepath.Join(c.dir, "config.toml"))
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	if err := c.cmd.Start(); err != nil {
+		c.t.Fatalf("start containerd: %v", err)
+	}
+	waitSocket(c.t, c.sock, c.log)
+}
+
+// kill stops the daemon abruptly, as a crash would.
+func (c *containerd) kill() {
+	if c.cmd != nil && c.cmd.ProcessState == nil {
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+	}
+}
+
+// ctr runs ctr against this daemon in a namespace and returns its output.
+func (c *containerd) ctr(ns string, args ...string) string {
+	c.t.Helper()
+	full := append([]string{"-a", c.sock, "-n", ns}, args...)
+	out, err := exec.Command("ctr", full...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("ctr %s: %v: %s", strings.Join(full, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// run starts a detached container and removes it when the test ends.
+func (c *containerd) run(ns, id string, flags []string, args ...string) {
+	c.t.Helper()
+	full := append([]string{"run", "-d"}, flags...)
+	full = append(full, testenv.Image, id)
+	full = append(full, args...)
+	c.ctr(ns, full...)
+	c.t.Cleanup(func() {
+		for _, a := range [][]string{{"task", "kill", "-s", "KILL", id}, {"task", "delete", "-f", id}, {"containers", "delete", id}} {
+			_ = exec.Command("ctr", append([]string{"-a", c.sock, "-n", ns}, a...)...).Run()
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+// randomID returns a 64-hex container id, the form Kubernetes and Docker
+// use and the cgroup parser recognises.
+func randomID(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 32)
+	f, err := os.Open("/dev/urandom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", b)
+}
+
+// PauseImage is the test's stand-in for the Kubernetes pause image: the
+// busybox image sleeping forever, for CRI pod sandboxes.
+const PauseImage = "localhost/truesight-test-pause:latest"
+
+var (
+	pauseOnce sync.Once
+	pauseErr  error
+)
+
+// requirePauseImage builds PauseImage with podman from the test image.
+func requirePauseImage(t *testing.T) {
+	t.Helper()
+	testenv.RequirePodman(t)
+	pauseOnce.Do(func() {
+		if exec.Command("podman", "image", "exists", PauseImage).Run() == nil {
+			return
+		}
+		dir, err := os.MkdirTemp("", "truesight-pause-")
+		if err != nil {
+			pauseErr = err
+			return
+		}
+		defer func() { _ = os.RemoveAll(dir) }()
+		file := "FROM " + testenv.Image + "\nCMD [\"sleep\", \"2147483647\"]\n"
+		if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(file), 0o644); err != nil {
+			pauseErr = err
+			return
+		}
+		out, err := exec.Command("podman", "build", "--network=none", "-t", PauseImage, dir).CombinedOutput()
+		if err != nil {
+			pauseErr = fmt.Errorf("podman build: %v: %s", err, out)
+		}
+	})
+	if pauseErr != nil {
+		t.Fatalf("prepare pause image: %v", pauseErr)
+	}
+}
+
+// importImage exports a podman image and imports it into containerd.
+func (c *containerd) importImage(ns, image string) {
+	c.t.Helper()
+	archive := filepath.Join(c.dir, strings.NewReplacer("/", "_", ":", "_").Replace(image)+".tar")
+	testenv.Podman(c.t, "save", "--format", "oci-archive", "-o", archive, image)
+	c.ctr(ns, "images", "import", archive)
+}

@@ -276,6 +276,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	close(d.stop)
 
 	var errs []error
+	late := map[*queue]uint64{} // outputs cut short, with their failures then
 	for _, q := range d.outputs {
 		select {
 		case <-q.done:
@@ -285,21 +286,30 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		// Deadline passed: cancel every remaining write and give the
 		// workers a moment to count what is left as failed.
 		for _, q := range d.outputs {
+			select {
+			case <-q.done:
+			default:
+				late[q] = q.failed.Load()
+			}
 			q.cancel()
 		}
-		grace := time.NewTimer(closeGrace)
+		grace := time.After(closeGrace)
+	wait:
 		for _, q := range d.outputs {
 			select {
 			case <-q.done:
-			case <-grace.C:
+			case <-grace:
+				break wait
 			}
 		}
-		grace.Stop()
 		break
 	}
 	for _, q := range d.outputs {
 		select {
 		case <-q.done:
+			if before, ok := late[q]; ok {
+				errs = append(errs, fmt.Errorf("output %s: shutdown deadline passed; %d alerts not delivered", q.name, q.failed.Load()-before))
+			}
 			if err := q.sink.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close output %s: %w", q.name, err))
 			}

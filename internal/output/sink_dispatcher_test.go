@@ -187,7 +187,8 @@ func TestDispatcherCloseGivesUpAtTheDeadline(t *testing.T) {
 	c, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := d.Close(c); err != nil {
+	err := d.Close(c)
+	if err == nil || err.Error() != "output slow: shutdown deadline passed; 5 alerts not delivered" {
 		t.Fatalf("close: %v", err)
 	}
 	if el := time.Since(start); el > closeGrace {
@@ -236,5 +237,27 @@ func TestDispatcherCountsFailures(t *testing.T) {
 	closeNow(t, d)
 	if st := d.Stats()[0]; st.Failed != 3 || st.Sent != 0 {
 		t.Errorf("stats %+v, want 3 failed", st)
+	}
+}
+
+func TestDispatcherCloseReturnsWithSeveralBlockedOutputs(t *testing.T) {
+	a, b := deafSink{release: make(chan struct{})}, deafSink{release: make(chan struct{})}
+	defer close(a.release)
+	defer close(b.release)
+	d := NewDispatcher(quiet, Output{Name: "a", Sink: a}, Output{Name: "b", Sink: b})
+	d.Send(testAlert(0))
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- d.Close(c) }()
+	select {
+	case err := <-done:
+		want := "output a: shutdown deadline passed with 0 alerts queued and a write still blocked\n" +
+			"output b: shutdown deadline passed with 0 alerts queued and a write still blocked"
+		if err == nil || err.Error() != want {
+			t.Errorf("close error %v", err)
+		}
+	case <-time.After(closeGrace + 2*time.Second):
+		t.Fatal("Close did not return")
 	}
 }

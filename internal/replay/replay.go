@@ -66,7 +66,10 @@ type Replayer struct {
 	// needParams[t] is set when some rule reads events of type t, which
 	// then get their parameters rendered.
 	needParams []bool
-	typeOf     [capture.NumCodes]event.Type
+	// interesting[code] is set for events that change state or that some
+	// rule reads; the others are counted and passed over.
+	interesting [capture.NumCodes]bool
+	typeOf      [capture.NumCodes]event.Type
 	// genericType maps the syscall code of a generic event to the event
 	// type of that name, when truesight has one (mprotect), else syscall.
 	genericType []event.Type
@@ -119,6 +122,14 @@ func New(eng *engine.Engine, opts Options) *Replayer {
 			t = syscallType
 		}
 		r.genericType = append(r.genericType, t)
+	}
+	genericNeeded := false
+	for _, t := range r.genericType {
+		genericNeeded = genericNeeded || r.needParams[t]
+	}
+	for code := 0; code < capture.NumCodes; code++ {
+		r.interesting[code] = opts.Observe != nil || r.kindOf[code] != kNone || r.needParams[r.typeOf[code]] ||
+			genericNeeded && (uint16(code) == capture.CodeGenericE || uint16(code) == capture.CodeGenericX)
 	}
 	r.ctx.Evt = &r.ev
 	r.ctx.Containers = r.container
@@ -183,6 +194,16 @@ func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, erro
 			// A later section brought a new process table.
 			seen = r.seedFrom(cr, seen)
 		}
+		if !r.interesting[ev.Code] || r.genericUnneeded(&ev) {
+			// Nothing reads it: count it as the event it would make.
+			if ev.Info.IsExit() || ev.Info.Standalone() {
+				r.stats.Events++
+				if r.opts.AllEvents || ev.Shown() {
+					r.stats.Shown++
+				}
+			}
+			continue
+		}
 		if !r.pairer.Add(&ev, &sc) {
 			continue
 		}
@@ -197,6 +218,16 @@ func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, erro
 	return r.stats, err
 }
 
+// genericUnneeded reports whether ev is a generic event of a syscall no
+// rule reads (most generic events, in old captures).
+func (r *Replayer) genericUnneeded(ev *capture.Event) bool {
+	if ev.Code != capture.CodeGenericE && ev.Code != capture.CodeGenericX || r.opts.Observe != nil {
+		return false
+	}
+	id, ok := ev.Uint(0)
+	return ok && int(id) < len(r.genericType) && !r.needParams[r.genericType[id]]
+}
+
 // Stats returns the counters of the replay so far.
 func (r *Replayer) Stats() Stats { return r.stats }
 
@@ -206,7 +237,9 @@ func (r *Replayer) handle(sc *capture.Syscall) {
 	x := sc.Exit
 	r.stats.Events++
 	ev := &r.ev
-	ev.Reset()
+	// Set every field rather than Reset: this runs for every event.
+	ev.NParams, ev.FD, ev.Finding = 0, nil, nil
+	ev.Res, ev.HasRes = 0, false
 	r.arena = r.arena[:0]
 	ev.Num = x.Num
 	ev.Time = x.Time

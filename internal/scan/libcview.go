@@ -90,23 +90,41 @@ var errTargetGone = errors.New("target process exited")
 // with the target's uid and gid, no capabilities, no_new_privs, a clean
 // environment plus the target's loader variables, and a timeout.
 func (s *Scanner) runListing(ctx context.Context, t listingTarget, path string, args []string) ([]int, error) {
-	type result struct {
+	var (
 		pids []int
 		err  error
-	}
-	done := make(chan result, 1)
+	)
+	onSpareThread(func() { pids, err = s.listInTarget(ctx, t, path, args) })
+	return pids, err
+}
+
+// onSpareThread runs fn on an OS thread of its own that ends with it, so
+// that what fn does to its thread (root, namespaces, capabilities) never
+// reaches another goroutine. The thread is never the main thread: the
+// kernel shows the main thread's root and namespaces as the whole
+// process's, and the runtime keeps it alive (wedged) instead of ending it.
+// New threads are not cloned from a locked thread (the runtime's template
+// thread makes them), so nothing inherits fn's state but fn's children.
+func onSpareThread(fn func()) {
+	done := make(chan struct{})
 	go func() {
-		// This goroutine's thread changes root and namespaces; it is never
-		// unlocked, so the runtime ends the thread when the goroutine
-		// returns and no other goroutine ever runs in the container. New
-		// threads are not cloned from a locked thread (the runtime uses its
-		// template thread), so nothing inherits this state but the child.
+		defer close(done)
 		runtime.LockOSThread()
-		pids, err := s.listInTarget(ctx, t, path, args)
-		done <- result{pids, err}
+		if unix.Gettid() != unix.Getpid() {
+			fn() // and never unlock: the thread ends with this goroutine
+			return
+		}
+		// Holding the main thread here keeps the inner goroutine off it.
+		inner := make(chan struct{})
+		go func() {
+			defer close(inner)
+			runtime.LockOSThread()
+			fn()
+		}()
+		<-inner
+		runtime.UnlockOSThread()
 	}()
-	r := <-done
-	return r.pids, r.err
+	<-done
 }
 
 func (s *Scanner) listInTarget(ctx context.Context, t listingTarget, path string, args []string) ([]int, error) {
@@ -180,9 +198,11 @@ func (s *Scanner) listInTarget(ctx context.Context, t listingTarget, path string
 	var out, errOut limitedBuffer
 	out.limit, errOut.limit = maxListingOutput, 4096
 	cmd.Stdout, cmd.Stderr = &out, &errOut
+	// No Pdeathsig: in another PID namespace the child's getppid() is 0,
+	// which Go's fork takes for a dead parent, and the child kills itself.
+	// The timeout bounds it instead.
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: uint32(t.UID), Gid: uint32(t.GID), Groups: []uint32{}},
-		Pdeathsig:  syscall.SIGKILL,
 		Setsid:     true,
 	}
 	cmd.WaitDelay = time.Second

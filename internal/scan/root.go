@@ -104,4 +104,3 @@ func openRoot(procfd, pid int) (int, error) {
 	}
 	return fd, nil
 }
-

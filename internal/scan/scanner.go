@@ -65,10 +65,10 @@ type Scanner struct {
 	// selfInProcNS: the procfs read is the one of the scanner's own PID
 	// namespace.
 	selfInProcNS bool
-	boot      int64 // realtime minus boottime, ns
-	report    *Report
-	procs     map[int]*proc
-	envGroups []*envGroup
+	boot         int64 // realtime minus boottime, ns
+	report       *Report
+	procs        map[int]*proc
+	envGroups    []*envGroup
 	// Across scans: key -> first seen (ns), for the findings of the last
 	// scan.
 	seen map[string]int64

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,6 +65,10 @@ func BenchmarkOpenCloseOverhead(b *testing.B) {
 			done := make(chan int)
 			if attached {
 				requireKernel(b)
+				// Kernel-side run time of the programs, while this fd is open.
+				if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
+					defer stats.Close()
+				}
 				var err error
 				if s, err = Open(Options{}); err != nil {
 					b.Fatal(err)
@@ -105,6 +110,11 @@ func BenchmarkOpenCloseOverhead(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(st.Drops), "drops")
+				// sys_exit runs for every syscall on the machine; most
+				// are filtered out after a map lookup.
+				if ps, err := s.objs.SysExit.Stats(); err == nil && ps.RunCount > 0 {
+					b.ReportMetric(float64(ps.Runtime.Nanoseconds())/float64(ps.RunCount), "bpf-ns/syscall")
+				}
 			}
 		})
 	}

@@ -667,6 +667,8 @@ static __always_inline void put_cgroup(struct ebuf *b, struct task_struct *t)
 		n = i + 1;
 		kn = parent;
 	}
+	if (n == CG_DEPTH && kn && kn_parent(kn))
+		b->flags |= RF_TRUNCATED; /* deeper than CG_DEPTH: the top is missing */
 	p = fld_begin(b);
 	if (!p)
 		return;

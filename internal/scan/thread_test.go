@@ -1,0 +1,53 @@
+package scan
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// What the libc listing does to its thread (private filesystem attributes,
+// another root and namespaces) must never show on another thread, and in
+// particular not on the main thread, which the kernel presents as the
+// whole process.
+func TestSpareThreadChangesNeverLeak(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 200; i++ {
+		var err error
+		onSpareThread(func() {
+			if err = unix.Unshare(unix.CLONE_FS); err == nil {
+				err = unix.Chdir(dir)
+			}
+		})
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	assertNoThreadIn(t, dir)
+}
+
+// assertNoThreadIn fails if any thread of this process has dir as its
+// working directory or a root other than "/".
+func assertNoThreadIn(t *testing.T, dir string) {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rootSt unix.Stat_t
+	if err := unix.Stat("/", &rootSt); err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		base := filepath.Join("/proc/self/task", task.Name())
+		if cwd, err := os.Readlink(base + "/cwd"); err == nil && dir != "" && cwd == dir {
+			t.Errorf("thread %s works in %s", task.Name(), cwd)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(base+"/root", &st); err == nil && (st.Dev != rootSt.Dev || st.Ino != rootSt.Ino) {
+			t.Errorf("thread %s has another root (%d:%d)", task.Name(), st.Dev, st.Ino)
+		}
+	}
+}

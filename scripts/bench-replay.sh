@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Replay throughput, truesight against sysdig, on the same capture in the
+# same run.
+#
+# Builds a capture of at least N events (default 1,000,000) by repeating
+# the events of a conformance capture with rising timestamps, then times:
+#   - sysdig -r FILE "<the Modify ld.so.preload condition, expanded>"
+#   - truesight replay FILE with Falco's stable rules and truesight's defaults
+# and prints events per second for each and their ratio (best of RUNS).
+#
+# Environment: N, RUNS (default 3), SRC (source capture), KEEP=1 to keep
+# the capture, TRUESIGHT (a truesight binary; by default the replay is run
+# by internal/replay/testdata/replaybench, the same code path).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+conf=${TRUESIGHT_CONFORMANCE_DIR:-$root/../shared/conformance}
+n=${N:-1000000}
+runs=${RUNS:-3}
+src=${SRC:-$conf/scap/libs_curl_google.scap}
+rules=$conf/falco/falco_rules.yaml
+
+command -v sysdig >/dev/null || { echo "sysdig is not installed: apt-get install sysdig" >&2; exit 1; }
+[ -f "$src" ] || { echo "no source capture $src (set TRUESIGHT_CONFORMANCE_DIR or SRC)" >&2; exit 1; }
+
+work=$(mktemp -d)
+[ "${KEEP:-}" = 1 ] || trap 'rm -rf "$work"' EXIT
+file=$work/bench.scap
+
+go build -o "$work/mkbench" ./internal/capture/testdata/mkbench
+go build -o "$work/replaybench" ./internal/replay/testdata/replaybench
+"$work/mkbench" -in "$src" -out "$file" -n "$n" >/dev/null
+events=$n
+
+cond=$("$work/replaybench" -rules "$rules" -condition 'Modify ld.so.preload')
+
+if [ -n "${TRUESIGHT:-}" ]; then
+	replay=("$TRUESIGHT" replay "$file" -r "$rules")
+else
+	replay=("$work/replaybench" -rules "$rules" "$file")
+fi
+
+# best_of CMD...: the shortest wall time of RUNS runs, in seconds.
+best_of() {
+	local best="" t0 t1 d
+	for _ in $(seq "$runs"); do
+		t0=$(date +%s.%N)
+		"$@" >/dev/null
+		t1=$(date +%s.%N)
+		d=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+		if [ -z "$best" ] || awk -v d="$d" -v b="$best" 'BEGIN { exit !(d < b) }'; then best=$d; fi
+	done
+	echo "$best"
+}
+
+# Both read the same page-cached file: warm it up first.
+cat "$file" >/dev/null
+
+sysdig_s=$(best_of sysdig -r "$file" "$cond")
+ts_s=$(best_of "${replay[@]}")
+
+rate() { awk -v n="$events" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
+sysdig_rate=$(rate "$sysdig_s")
+ts_rate=$(rate "$ts_s")
+
+echo "capture:   $file ($(du -h "$file" | cut -f1), $events events, from $(basename "$src"))"
+echo "condition: $cond"
+printf '%-44s %8.3f s %12s events/s\n' "sysdig $(sysdig --version | awk '{print $3}') -r FILE <condition>" "$sysdig_s" "$sysdig_rate"
+printf '%-44s %8.3f s %12s events/s\n' "truesight replay (stable + default rules)" "$ts_s" "$ts_rate"
+awk -v a="$ts_rate" -v b="$sysdig_rate" 'BEGIN { printf "ratio truesight/sysdig: %.2fx\n", a / b }'
