@@ -1,18 +1,23 @@
 package agent
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"sync/atomic"
+	"time"
 
+	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/event"
 	"github.com/truesightsec/truesight/internal/fields"
 	"github.com/truesightsec/truesight/internal/output"
 	"github.com/truesightsec/truesight/internal/sensor"
 	"github.com/truesightsec/truesight/internal/state"
+	"github.com/truesightsec/truesight/internal/web"
 )
 
 // StateSyscalls are the syscalls process and fd tracking needs whatever
@@ -80,16 +85,67 @@ type Loop struct {
 	Engine atomic.Pointer[engine.Engine]
 	// Emit receives every alert; it must not block for long.
 	Emit func(a *output.Alert)
+	// Containers, when set, supplies container metadata to fields.
+	Containers *container.Registry
+	// Metrics, when set, counts events by type.
+	Metrics *web.Metrics
 	// OnEvent, when set, sees every event after evaluation (capture).
 	OnEvent func(e *event.Event, p *state.Process)
 
 	Counters Counters
 }
 
+// metadataWait bounds how long the loop waits for the runtime to describe
+// a container it has never described, at that container's first event:
+// rules on container.privileged or the image, and the alerts of a container
+// that runs one short command, need it at once. Each container id is waited
+// for at most once, so a runtime that is down costs one wait per container,
+// not one per event; the runtime usually answers within 10 ms.
+const metadataWait = 500 * time.Millisecond
+
+func (l *Loop) awaitMetadata(c *fields.Ctx, waited map[string]bool) {
+	if l.Containers == nil || c.Proc == nil {
+		return
+	}
+	for _, id := range [2]string{c.Proc.ContainerID, fdContainer(c)} {
+		if id == "" || id == container.HostID || waited[id] {
+			continue
+		}
+		if l.Containers.Lookup(id) != nil {
+			waited[id] = true
+			continue
+		}
+		if len(waited) > 4096 {
+			clear(waited)
+		}
+		waited[id] = true
+		deadline := time.Now().Add(metadataWait)
+		for time.Now().Before(deadline) && l.Containers.Lookup(id) == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+func fdContainer(c *fields.Ctx) string {
+	if c.Evt.FD == nil {
+		return ""
+	}
+	return c.Evt.FD.TargetContainer
+}
+
 // Run reads until ctx is done or the sensor fails.
 func (l *Loop) Run(ctx context.Context) error {
 	var rec sensor.Record
 	c := fields.Ctx{Hostname: l.Hostname}
+	if l.Containers != nil {
+		c.Containers = l.Containers.Lookup
+	}
+	waited := map[string]bool{}
+	// One counter per event type, looked up once.
+	var byType []prometheus.Counter
+	if l.Metrics != nil {
+		byType = make([]prometheus.Counter, event.NumTypes)
+	}
 	emit := func(r *engine.Rule) {
 		l.Counters.Alerts.Add(1)
 		l.Emit(r.Alert(&c))
@@ -111,7 +167,14 @@ func (l *Loop) Run(ctx context.Context) error {
 			continue
 		}
 		l.Counters.Events.Add(1)
+		if byType != nil && int(e.Type) < len(byType) {
+			if byType[e.Type] == nil {
+				byType[e.Type] = l.Metrics.EventCounter(e.Type.String())
+			}
+			byType[e.Type].Inc()
+		}
 		c.Evt, c.Proc = e, p
+		l.awaitMetadata(&c, waited)
 		l.Engine.Load().Match(&c, emit)
 		if l.OnEvent != nil {
 			l.OnEvent(e, p)

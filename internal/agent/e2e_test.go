@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/output"
 	"github.com/truesightsec/truesight/internal/rules"
@@ -36,6 +37,16 @@ func defaultSources() []rules.Source {
 // startAgent loads rules, attaches the sensor and runs the loop until the
 // test ends.
 func startAgent(t *testing.T, srcs []rules.Source, opts engine.Options) *liveAgent {
+	return startAgentWith(t, srcs, opts, false)
+}
+
+// startAgentWithRuntime also serves podman's API and feeds container
+// metadata to the fields, as `truesight run` does.
+func startAgentWithRuntime(t *testing.T, srcs []rules.Source, opts engine.Options) *liveAgent {
+	return startAgentWith(t, srcs, opts, true)
+}
+
+func startAgentWith(t *testing.T, srcs []rules.Source, opts engine.Options, withRuntime bool) *liveAgent {
 	t.Helper()
 	testenv.RequireRoot(t)
 	eng, _, diags := engine.Load(srcs, opts)
@@ -47,8 +58,16 @@ func startAgent(t *testing.T, srcs []rules.Source, opts engine.Options) *liveAge
 	if err != nil {
 		t.Fatalf("open sensor: %v", err)
 	}
+	var reg *container.Registry
+	if withRuntime {
+		sock := testenv.PodmanService(t)
+		reg = container.NewRegistry(container.Options{Docker: []string{sock}, Containerd: []string{}, CRI: []string{}})
+	}
 	table := state.NewTable(0)
 	tr := NewTranslator(table, state.NewUsers(), ownMntNS(t))
+	if reg != nil {
+		tr.SeenContainer = reg.Seen
+	}
 	tasks, err := s.Snapshot()
 	if err != nil {
 		s.Close()
@@ -56,7 +75,7 @@ func startAgent(t *testing.T, srcs []rules.Source, opts engine.Options) *liveAge
 	}
 	tr.Seed(tasks)
 	a := &liveAgent{done: make(chan error, 1)}
-	a.loop = &Loop{Sensor: s, Translator: tr, Hostname: "test-host", Emit: func(al *output.Alert) {
+	a.loop = &Loop{Sensor: s, Translator: tr, Hostname: "test-host", Containers: reg, Emit: func(al *output.Alert) {
 		a.mu.Lock()
 		a.alerts = append(a.alerts, al)
 		a.mu.Unlock()
@@ -64,6 +83,16 @@ func startAgent(t *testing.T, srcs []rules.Source, opts engine.Options) *liveAge
 	a.loop.Engine.Store(eng)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	if reg != nil {
+		regDone := make(chan struct{})
+		go func() { _ = reg.Run(ctx); close(regDone) }()
+		t.Cleanup(func() { cancel(); <-regDone })
+		select {
+		case <-reg.Synced():
+		case <-time.After(10 * time.Second):
+			t.Fatal("container registry did not sync with podman within 10s")
+		}
+	}
 	go func() { a.done <- a.loop.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -130,7 +159,7 @@ func field(a *output.Alert, name string) any { return a.Fields[name] }
 
 func TestPreloadWriteInContainerAlertsWithContainerContext(t *testing.T) {
 	testenv.RequirePodman(t)
-	a := startAgent(t, defaultSources(), engine.Options{})
+	a := startAgentWithRuntime(t, defaultSources(), engine.Options{})
 	id := testenv.StartContainer(t, "ts-e2e-preload-"+strconv.Itoa(os.Getpid()), nil, "sh", "-c", "echo /lib/x.so >> /etc/ld.so.preload")
 	testenv.Podman(t, "wait", id)
 	got := a.waitFor(t, "Modify ld.so.preload", func(al *output.Alert) bool { return field(al, "container.id") == id[:12] })
@@ -150,6 +179,9 @@ func TestPreloadWriteInContainerAlertsWithContainerContext(t *testing.T) {
 		// its parent once runc is gone.
 		"proc.pname":    "conmon",
 		"proc.aname[2]": "conmon",
+		// From podman's API.
+		"container.name":             "ts-e2e-preload-" + strconv.Itoa(os.Getpid()),
+		"container.image.repository": "localhost/truesight-test-bb",
 	}
 	for k, v := range want {
 		if field(al, k) != v {
@@ -200,7 +232,7 @@ func TestPreloadWriteOnHostInPrivateMountNamespaceSaysHost(t *testing.T) {
 // another's root through /proc/<pid>/root and poison its preload file.
 func TestPreloadWriteThroughProcRootNamesBothContainers(t *testing.T) {
 	testenv.RequirePodman(t)
-	a := startAgent(t, defaultSources(), engine.Options{})
+	a := startAgentWithRuntime(t, defaultSources(), engine.Options{})
 	pod := "ts-e2e-pod-" + strconv.Itoa(os.Getpid())
 	_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run()
 	testenv.Podman(t, "pod", "create", "--name", pod, "--share", "pid")
@@ -238,6 +270,10 @@ func TestPreloadWriteThroughProcRootNamesBothContainers(t *testing.T) {
 		"container.id":    attacker[:12],
 		"fd.container.id": sidecar[:12],
 		"proc.cmdline":    "sh -c echo /lib/x.so >> " + target,
+		// Both containers named, from podman's API.
+		"container.name":     "ts-e2e-attacker-" + strconv.Itoa(os.Getpid()),
+		"fd.container.name":  "ts-e2e-sidecar-" + strconv.Itoa(os.Getpid()),
+		"fd.container.image": "localhost/truesight-test-bb:latest",
 	}
 	for k, v := range want {
 		if field(al, k) != v {

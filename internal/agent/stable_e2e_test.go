@@ -263,7 +263,7 @@ func TestStableRulesFireOnRealActions(t *testing.T) {
 	engine.Resolver = engine.StaticResolver{"kubernetes.default.svc.cluster.local": {netip.MustParseAddr(apiServer)}}
 	t.Cleanup(func() { engine.Resolver = oldResolver })
 
-	a := startAgent(t, []rules.Source{stable, extra}, engine.Options{Matching: engine.MatchAll})
+	a := startAgentWithRuntime(t, []rules.Source{stable, extra}, engine.Options{Matching: engine.MatchAll})
 	t.Logf("agent started in %v", time.Since(start).Round(time.Millisecond))
 
 	ts := []string{"-v", helper + ":/ts:ro"}
@@ -408,8 +408,8 @@ func TestStableRulesFireOnRealActions(t *testing.T) {
 			pick: func(al *output.Alert) bool { return fieldText(al, "evt.type") == "finit_module" },
 			want: with(root, map[string]string{"proc.name": "insmod", "proc.args": "/tmp/evil.ko", "evt.res": "ENOSYS", "proc.pname": "sh"})},
 		{rule: "Debugfs Launched in Privileged Container", ctr: "priv",
-			want: with(root, map[string]string{"proc.name": "debugfs", "proc.exepath": "/ts/debugfs", "evt.type": "execve"}),
-			gap:  "container.privileged comes from runtime metadata, and the live agent has no container runtime client yet (fields.Ctx.Containers is nil in Loop.Run): the field cannot be extracted, so the condition is false"},
+			// container.privileged comes from podman's API.
+			want: with(root, map[string]string{"proc.name": "debugfs", "proc.exepath": "/ts/debugfs", "evt.type": "execve"})},
 		{rule: "Detect release_agent File Container Escapes", ctr: "caps",
 			want: with(root, map[string]string{"fd.name": "/tmp/release_agent", "proc.name": "sh", "evt.type": "openat"}),
 			check: func(t *testing.T, al *output.Alert) {

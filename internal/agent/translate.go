@@ -32,6 +32,10 @@ type Translator struct {
 	hostMntNS uint32
 
 	types map[int]event.Type
+
+	// SeenContainer, when set, is told every container id a process is
+	// found in, so metadata can be fetched before a rule needs it.
+	SeenContainer func(fullID string)
 }
 
 // NewTranslator returns a translator over a table. hostMntNS is the mount
@@ -88,6 +92,9 @@ func (t *Translator) fill(p *state.Process, info *sensor.ProcessInfo) {
 	p.PidNSStart = info.PidNSInitStart
 	p.Cgroup = info.Cgroup
 	p.ContainerID = container.IDFromCgroup(info.Cgroup)
+	if p.ContainerID != "" && t.SeenContainer != nil {
+		t.SeenContainer(p.ContainerID)
+	}
 	p.MntNS, p.PidNS, p.NetNS = uint64(info.NS.Mnt), uint64(info.NS.Pid), uint64(info.NS.Net)
 	p.Root = info.Root.Path
 	p.RootDev, p.RootIno = uint64(info.Root.Dev), info.Root.Ino

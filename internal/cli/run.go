@@ -3,26 +3,38 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/truesightsec/truesight/internal/agent"
+	"github.com/truesightsec/truesight/internal/config"
+	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/output"
 	"github.com/truesightsec/truesight/internal/rules"
 	"github.com/truesightsec/truesight/internal/sensor"
 	"github.com/truesightsec/truesight/internal/state"
+	"github.com/truesightsec/truesight/internal/web"
 )
 
-// alertFlags select how alerts are printed.
+// configFlags select the configuration file and overrides.
+type configFlags struct {
+	path      string
+	overrides []string
+}
+
+func (f *configFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.path, "config", "c", "", "configuration file (falco.yaml key names); the embedded default applies without one")
+	cmd.Flags().StringArrayVarP(&f.overrides, "option", "o", nil, "override one configuration key, e.g. -o json_output=true -o http_output.url=http://... (repeatable)")
+}
+
+// alertFlags are shortcuts for common configuration keys.
 type alertFlags struct {
 	json     bool
 	iso8601  bool
@@ -31,74 +43,100 @@ type alertFlags struct {
 }
 
 func (f *alertFlags) register(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&f.json, "json", false, "print alerts as Falco's JSON objects, one per line")
-	cmd.Flags().BoolVar(&f.iso8601, "iso8601", false, "print alert times in ISO 8601 instead of HH:MM:SS.nnnnnnnnn")
-	cmd.Flags().StringVar(&f.priority, "priority", "debug", "minimum priority of rules to load (emergency ... debug)")
-	cmd.Flags().StringVar(&f.matching, "rule-matching", "first", "first: only the first matching rule alerts; all: every matching rule does")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print alerts as Falco's JSON objects (json_output=true)")
+	cmd.Flags().BoolVar(&f.iso8601, "iso8601", false, "alert times in ISO 8601 (time_format_iso_8601=true)")
+	cmd.Flags().StringVar(&f.priority, "priority", "", "minimum priority of rules to load, emergency ... debug (priority=...)")
+	cmd.Flags().StringVar(&f.matching, "rule-matching", "", "first: only the first matching rule alerts; all: every one does (rule_matching=...)")
 }
 
-func (f *alertFlags) engineOptions() (engine.Options, error) {
-	var o engine.Options
-	m, err := engine.ParseMatching(f.matching)
+// overrides turns the shortcut flags that were given into -o overrides,
+// applied after the user's own.
+func (f *alertFlags) overrides(cmd *cobra.Command) []string {
+	var o []string
+	if cmd.Flags().Changed("json") {
+		o = append(o, "json_output="+strconv.FormatBool(f.json))
+	}
+	if cmd.Flags().Changed("iso8601") {
+		o = append(o, "time_format_iso_8601="+strconv.FormatBool(f.iso8601))
+	}
+	if f.priority != "" {
+		o = append(o, "priority="+f.priority)
+	}
+	if f.matching != "" {
+		o = append(o, "rule_matching="+f.matching)
+	}
+	return o
+}
+
+// loadConfig reads the configuration, printing warnings.
+func loadConfig(cmd *cobra.Command, cf *configFlags, extra []string) (*config.Config, error) {
+	cfg, warnings, err := config.Load(cf.path, append(append([]string{}, cf.overrides...), extra...))
+	for _, w := range warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), w)
+	}
 	if err != nil {
-		return o, &exitError{code: 2, err: err}
+		return nil, &exitError{code: 2, err: err}
 	}
-	o.Matching = m
-	p, ok := rules.ParsePriority(f.priority)
-	if !ok {
-		return o, &exitError{code: 2, err: fmt.Errorf("--priority: %q is not a priority (emergency, alert, critical, error, warning, notice, informational, debug)", f.priority)}
-	}
-	o.MinPriority, o.HasMinPriority = p, true
-	return o, nil
+	return cfg, nil
 }
 
-// printer writes alerts to a writer, serialised.
-type printer struct {
-	mu   sync.Mutex
-	w    io.Writer
-	json bool
-	text output.TextOptions
-}
-
-func (p *printer) emit(a *output.Alert) {
-	var line []byte
-	if p.json {
-		line = append(a.JSON(output.JSONOptions{Text: p.text}), '\n')
-	} else {
-		line = []byte(a.Text(p.text) + "\n")
+func engineOptions(cfg *config.Config) engine.Options {
+	o := engine.Options{MinPriority: cfg.MinPriority(), HasMinPriority: true}
+	if cfg.AllMatching() {
+		o.Matching = engine.MatchAll
 	}
-	p.mu.Lock()
-	_, _ = p.w.Write(line)
-	p.mu.Unlock()
+	return o
 }
 
 func newRunCmd() *cobra.Command {
 	var (
 		rf       ruleFlags
 		af       alertFlags
+		cfgf     configFlags
+		cf       runtimeFlags
 		duration time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Watch the kernel with eBPF and alert on rule matches (needs root)",
-		Long: `Load the rules, attach the eBPF sensor, seed the process table from the kernel
-and print an alert on stdout for every event a rule matches, in Falco's text
-format (or JSON with --json). Stops on SIGINT or SIGTERM, detaching
+		Long: `Load the configuration and the rules, attach the eBPF sensor, seed the process
+table from the kernel and send an alert to every configured output (stdout by
+default, in Falco's text format) for each event a rule matches. SIGHUP
+reopens alert files and reloads the rules; rules files are also reloaded when
+they change. Stops on SIGINT or SIGTERM, flushing outputs and detaching
 everything, and prints event and drop counts on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := af.engineOptions()
+			stderr := cmd.ErrOrStderr()
+			cfg, err := loadConfig(cmd, &cfgf, af.overrides(cmd))
 			if err != nil {
 				return err
 			}
-			stderr := cmd.ErrOrStderr()
-			eng, _, err := rf.load(stderr, opts)
+			files := ruleFlags{files: append(append([]string{}, cfg.RulesFiles...), rf.files...), noDefaults: rf.noDefaults}
+			opts := engineOptions(cfg)
+			eng, _, err := files.load(stderr, opts)
 			if err != nil {
 				return err
 			}
 			if os.Geteuid() != 0 {
 				return &exitError{code: 2, err: fmt.Errorf("run needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN to load eBPF programs): try sudo %s", strings.Join(os.Args, " "))}
 			}
+			log := cfg.Logger(stderr)
+			host, _ := os.Hostname()
+
+			outs, err := cfg.Outputs()
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			d := output.NewDispatcher(cfg.DispatcherOptions(log, host), outs...)
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout())
+				defer cancel()
+				if err := d.Close(ctx); err != nil {
+					log.Error("flush alerts", "error", err)
+				}
+			}()
+
 			plan := agent.PlanFor(eng)
 			s, err := sensor.Open(sensor.Options{Syscalls: plan.Syscalls})
 			if err != nil {
@@ -106,35 +144,99 @@ everything, and prints event and drop counts on stderr.`,
 			}
 			defer s.Close()
 
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			reg := container.NewRegistry(cf.options(cmd, log))
+			regDone := make(chan struct{})
+			regCtx, stopReg := context.WithCancel(ctx)
+			go func() { _ = reg.Run(regCtx); close(regDone) }()
+			defer func() { stopReg(); <-regDone }()
+
 			table := state.NewTable(0)
 			tr := agent.NewTranslator(table, state.NewUsers(), selfMntNS())
+			tr.SeenContainer = reg.Seen
 			tasks, err := s.Snapshot()
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			tr.Seed(tasks)
 
-			host, _ := os.Hostname()
-			pr := &printer{w: cmd.OutOrStdout(), json: af.json, text: output.TextOptions{ISO8601: af.iso8601}}
-			loop := &agent.Loop{Sensor: s, Translator: tr, Hostname: host, Emit: pr.emit}
+			metrics := web.NewMetrics()
+			metrics.ObserveOutputs(d.Stats)
+			metrics.ObserveSuppressed(d.Suppressed)
+			metrics.ObserveKernelDrops(func() uint64 { st, _ := s.Stats(); return st.Drops })
+			metrics.ObserveProcessTable(table.Len)
+			loop := &agent.Loop{Sensor: s, Translator: tr, Hostname: host, Containers: reg, Metrics: metrics,
+				Emit: func(a *output.Alert) {
+					metrics.Alert(a.Rule, a.Priority)
+					d.Send(a)
+				}}
 			loop.Engine.Store(eng)
+			if ws := cfg.Webserver; ws.Enabled {
+				o := web.Options{Address: ws.Address(), HealthzPath: ws.K8sHealthzEndpoint, Logger: log}
+				if ws.PrometheusMetricsEnabled {
+					o.Metrics = metrics
+				}
+				if ws.SSLEnabled {
+					o.CertFile = ws.SSLCertificate
+				}
+				if srv, err := web.Listen(o); err != nil {
+					log.Warn("web server not started; alerts still flow", "error", err)
+				} else {
+					defer func() { _ = srv.Shutdown(context.Background()) }()
+				}
+			}
 
-			fmt.Fprintf(stderr, "truesight: %d rules loaded, capturing %d syscalls (%s); %d processes seeded from the kernel\n",
-				len(eng.Rules()), len(plan.Syscalls), strings.Join(plan.Syscalls, ","), table.Len())
+			reload := func(why string) {
+				next, _, diags := engine.Load(mustSources(files), opts)
+				for _, dg := range diags.Errors() {
+					log.Error("rules reload", "diagnostic", dg.String())
+				}
+				if next == nil {
+					log.Error("rules reload failed; the previous rules keep running", "trigger", why)
+					metrics.Reload(false)
+					return
+				}
+				if p := agent.PlanFor(next); strings.Join(p.Syscalls, ",") != strings.Join(plan.Syscalls, ",") {
+					log.Warn("reloaded rules need syscalls the sensor was not started with; restart to capture them", "needed", strings.Join(p.Syscalls, ","))
+				}
+				loop.Engine.Store(next)
+				metrics.Reload(true)
+				log.Info("rules reloaded", "trigger", why, "rules", len(next.Rules()))
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						d.Reopen()
+						reload("SIGHUP")
+					}
+				}
+			}()
+			if len(files.files) > 0 {
+				go config.Watch(ctx, files.files, 2*time.Second, func() { reload("rules file changed") })
+			}
+
+			fmt.Fprintf(stderr, "truesight: %d rules loaded, capturing %d syscalls (%s); %d processes seeded from the kernel; %d outputs\n",
+				len(eng.Rules()), len(plan.Syscalls), strings.Join(plan.Syscalls, ","), table.Len(), len(outs))
 			if len(plan.Uncapturable) > 0 {
 				fmt.Fprintf(stderr, "truesight: warning: rules need event types the live sensor cannot capture, they will not fire live: %s\n",
 					strings.Join(plan.Uncapturable, ","))
 			}
 			fmt.Fprintln(stderr, "truesight: watching; stop with Ctrl-C")
 
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			runCtx := ctx
 			if duration > 0 {
 				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, duration)
+				runCtx, cancel = context.WithTimeout(ctx, duration)
 				defer cancel()
 			}
-			runErr := loop.Run(ctx)
+			runErr := loop.Run(runCtx)
 			st, _ := s.Stats()
 			closeErr := s.Close()
 			fmt.Fprintf(stderr, "truesight: stopped: %d events, %d alerts, %d kernel drops, %d undecodable records\n",
@@ -150,8 +252,20 @@ everything, and prints event and drop counts on stderr.`,
 	}
 	rf.register(cmd)
 	af.register(cmd)
+	cfgf.register(cmd)
+	cf.register(cmd)
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (e.g. 30s); 0 runs until interrupted")
 	return cmd
+}
+
+// mustSources reads the rules files for a reload; a file that cannot be
+// read becomes an empty source, so the loader reports it by name.
+func mustSources(f ruleFlags) []rules.Source {
+	srcs, err := f.sources()
+	if err != nil {
+		return []rules.Source{{Name: err.Error(), Data: []byte("- rule:")}}
+	}
+	return srcs
 }
 
 // selfMntNS returns the inode of the agent's own mount namespace: the host's.

@@ -147,10 +147,11 @@ func writeScanReport(w io.Writer, rep *scan.Report, results []judged, topts outp
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	alerts, unmatched := 0, 0
+	alerts := 0
+	var unmatched []string
 	for _, r := range results {
 		if len(r.alerts) == 0 {
-			unmatched++
+			unmatched = append(unmatched, r.finding.Kind+": "+r.finding.Summary)
 			continue
 		}
 		for _, a := range r.alerts {
@@ -161,9 +162,11 @@ func writeScanReport(w io.Writer, rep *scan.Report, results []judged, topts outp
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
-	fmt.Fprintf(w, "\n%d findings (confirmed twice), %d alerts", len(results), alerts)
-	if unmatched > 0 {
-		fmt.Fprintf(w, ", %d findings no rule alerted on", unmatched)
+	if len(unmatched) > 0 {
+		fmt.Fprintf(w, "\nfindings no rule alerted on (tuned out by the rules):\n")
+		for _, u := range unmatched {
+			fmt.Fprintf(w, "  %s\n", u)
+		}
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\n%d findings (confirmed twice), %d alerts\n", len(results), alerts)
 }

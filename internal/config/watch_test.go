@@ -32,7 +32,16 @@ func TestWatchReportsEachSettledChange(t *testing.T) {
 	}()
 	defer func() { cancel(); <-done }()
 
-	settle := func() { time.Sleep(80 * time.Millisecond) }
+	// Wait for the expected count; a spurious call shows as one too many
+	// at that step or the next.
+	settle := func(want int32) int32 {
+		deadline := time.Now().Add(5 * time.Second)
+		for calls.Load() < want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // room for an unexpected extra call
+		return calls.Load()
+	}
 	steps := []struct {
 		name   string
 		change func()
@@ -53,8 +62,7 @@ func TestWatchReportsEachSettledChange(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.change()
-		settle()
-		if got := calls.Load(); got != s.calls {
+		if got := settle(s.calls); got != s.calls {
 			t.Fatalf("%s: %d calls, want %d", s.name, got, s.calls)
 		}
 	}

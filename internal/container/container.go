@@ -59,7 +59,7 @@ func IDFromCgroup(path string) string {
 	if len(path) < 64 {
 		return ""
 	}
-	id := ""
+	id, prev := "", ""
 	for path != "" {
 		var comp string
 		if i := strings.IndexByte(path, '/'); i >= 0 {
@@ -67,9 +67,12 @@ func IDFromCgroup(path string) string {
 		} else {
 			comp, path = path, ""
 		}
-		if c := idOfComponent(comp); c != "" {
+		// Under podman's cgroupfs parent a bare id is a pod, not a
+		// container (its conmon lives in /libpod_parent/<pod>/conmon).
+		if c := idOfComponent(comp); c != "" && !(prev == "libpod_parent" && c == comp) {
 			id = c
 		}
+		prev = comp
 	}
 	return id
 }

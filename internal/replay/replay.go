@@ -84,6 +84,8 @@ type Replayer struct {
 	stats     Stats
 	out       func(*output.Alert)
 	match     func(r *engine.Rule)
+	lastTid  int64
+	lastProc *state.Process
 	// post holds the state change to apply once the rules have seen the
 	// event (a close, an exit).
 	post postAction
@@ -182,32 +184,34 @@ func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, erro
 		}
 	}
 	r.ctx.Hostname = r.hostname
-	seen := r.seed(cr)
-	var ev capture.Event
+	r.seedUsers(cr.Users, cr.Groups)
+	r.seedThreads(cr.Threads)
+
+	// One goroutine reads and decodes the capture and passes on the
+	// events something needs; this one keeps state and runs the rules.
+	full := make(chan *batch, 4)
+	empty := make(chan *batch, 5)
+	go r.read(cr, full, empty)
 	var sc capture.Syscall
 	var err error
-	for {
-		if err = cr.Next(&ev); err != nil {
-			break
+	for b := range full {
+		if b.threads != nil || b.users != nil || b.groups != nil {
+			// A later section brought new tables.
+			r.seedUsers(b.users, b.groups)
+			r.seedThreads(b.threads)
 		}
-		if len(cr.Threads) > seen {
-			// A later section brought a new process table.
-			seen = r.seedFrom(cr, seen)
-		}
-		if !r.interesting[ev.Code] || r.genericUnneeded(&ev) {
-			// Nothing reads it: count it as the event it would make.
-			if ev.Info.IsExit() || ev.Info.Standalone() {
-				r.stats.Events++
-				if r.opts.AllEvents || ev.Shown() {
-					r.stats.Shown++
-				}
+		r.stats.Events += b.skipped
+		r.stats.Shown += b.skippedShown
+		for i := range b.n {
+			if r.pairer.Add(&b.events[i], &sc) {
+				r.handle(&sc)
 			}
-			continue
 		}
-		if !r.pairer.Add(&ev, &sc) {
-			continue
+		if b.err != nil {
+			err = b.err
 		}
-		r.handle(&sc)
+		b.reset()
+		empty <- b
 	}
 	r.stats.Reader = cr.Stats
 	r.stats.Pairs = r.pairer.Stats
@@ -216,6 +220,86 @@ func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, erro
 		return r.stats, nil
 	}
 	return r.stats, err
+}
+
+// batchSize is the number of events handed from the reading goroutine
+// at a time.
+const batchSize = 256
+
+// batch is a run of events from the reading goroutine, with counts of
+// the events it passed over and any tables that arrived meanwhile.
+type batch struct {
+	events       [batchSize]capture.Event
+	n            int
+	skipped      uint64
+	skippedShown uint64
+	threads      []*capture.ThreadInfo
+	users        []capture.User
+	groups       []capture.Group
+	err          error // the reader's last word (io.EOF at the end)
+}
+
+func (b *batch) reset() {
+	b.n, b.skipped, b.skippedShown = 0, 0, 0
+	b.threads, b.users, b.groups, b.err = nil, nil, nil, nil
+}
+
+// read runs in its own goroutine: it reads every event of cr, counts the
+// ones nothing needs and sends the others, copied, in batches.
+func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batch) {
+	defer close(full)
+	threads, users, groups := len(cr.Threads), len(cr.Users), len(cr.Groups)
+	b := new(batch)
+	var ev capture.Event
+	for {
+		err := cr.Next(&ev)
+		if err != nil {
+			b.err = err
+			full <- b
+			return
+		}
+		if len(cr.Threads) > threads || len(cr.Users) > users || len(cr.Groups) > groups {
+			// Tables arrived before this event: hand over what came
+			// before them, then them with copies (the reader may
+			// overwrite its entries later).
+			if b.n > 0 || b.skipped > 0 {
+				full <- b
+				b = r.nextBatch(empty)
+			}
+			for _, t := range cr.Threads[threads:] {
+				c := *t
+				b.threads = append(b.threads, &c)
+			}
+			b.users = append([]capture.User(nil), cr.Users[users:]...)
+			b.groups = append([]capture.Group(nil), cr.Groups[groups:]...)
+			threads, users, groups = len(cr.Threads), len(cr.Users), len(cr.Groups)
+		}
+		if !r.interesting[ev.Code] || r.genericUnneeded(&ev) {
+			// Nothing reads it: count it as the event it would make.
+			if ev.Info.IsExit() || ev.Info.Standalone() {
+				b.skipped++
+				if r.opts.AllEvents || ev.Shown() {
+					b.skippedShown++
+				}
+			}
+			continue
+		}
+		b.events[b.n].CopyFrom(&ev)
+		b.n++
+		if b.n == batchSize {
+			full <- b
+			b = r.nextBatch(empty)
+		}
+	}
+}
+
+func (r *Replayer) nextBatch(empty chan *batch) *batch {
+	select {
+	case b := <-empty:
+		return b
+	default:
+		return new(batch)
+	}
 }
 
 // genericUnneeded reports whether ev is a generic event of a syscall no

@@ -15,26 +15,27 @@ import (
 // noLoginUID is the loginuid of a process no login session started.
 const noLoginUID = 0xffffffff
 
-// seed loads the capture's tables into the replayer and returns how many
-// thread entries it consumed.
-func (r *Replayer) seed(cr *capture.Reader) int {
-	for _, u := range cr.Users {
+// seedUsers adds entries of the capture's user list.
+func (r *Replayer) seedUsers(users []capture.User, groups []capture.Group) {
+	for _, u := range users {
 		if _, ok := r.users[u.UID]; !ok || u.ContainerID == "" {
 			r.users[u.UID] = u
 		}
 	}
-	for _, g := range cr.Groups {
+	for _, g := range groups {
 		if _, ok := r.groups[g.GID]; !ok || g.ContainerID == "" {
 			r.groups[g.GID] = g.Name
 		}
 	}
-	return r.seedFrom(cr, 0)
 }
 
-// seedFrom adds the thread entries from index from on, leaders first so
-// that every thread finds its process, and links parents.
-func (r *Replayer) seedFrom(cr *capture.Reader, from int) int {
-	threads := cr.Threads[from:]
+// seedThreads adds entries of the capture's process table, leaders first
+// so that every thread finds its process, and links parents.
+func (r *Replayer) seedThreads(threads []*capture.ThreadInfo) {
+	if len(threads) == 0 {
+		return
+	}
+	r.forget()
 	for _, t := range threads {
 		if t.Tid == t.Pid {
 			p := &state.Process{Pid: t.Pid, Tid: t.Tid}
@@ -66,7 +67,6 @@ func (r *Replayer) seedFrom(cr *capture.Reader, from int) int {
 		}
 	}
 	r.Table.Link()
-	return len(cr.Threads)
 }
 
 // fillFromThread sets a process from the capture's table entry.

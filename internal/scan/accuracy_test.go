@@ -458,7 +458,7 @@ func TestKernelBlindSpotExcusesOnlyTheConfiguredProcess(t *testing.T) {
 func TestNoFalsePositivesUnderProcessChurn(t *testing.T) {
 	kv := kernelView(t)
 	requireGCC(t)
-	scans := 20
+	scans := 100
 	if v := os.Getenv("TRUESIGHT_CHURN_SCANS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
@@ -528,4 +528,34 @@ func forksSinceBoot(t testing.TB) int {
 	return 0
 }
 
-func closeFD(fd int) { _ = os.NewFile(uintptr(fd), "proc").Close() }
+// ld.so.conf of a root: an included directory that holds its own libc
+// exporting readdir, and a world-writable search directory, are both
+// reported; the distribution's directories are not.
+func TestLoaderSearchConfigShadowingLibcIsReported(t *testing.T) {
+	testenv.RequirePodman(t)
+	lib, sum := buildHider(t, t.TempDir(), "tshide_conf")
+	id := testenv.StartContainer(t, "ts-scan-ldconf-"+strconv.Itoa(os.Getpid()), nil, "sh", "-c",
+		"mkdir -p /etc/ld.so.conf.d /opt/evil /srv/drop && chmod 1777 /srv/drop && "+
+			"printf 'include /etc/ld.so.conf.d/*.conf\\n' > /etc/ld.so.conf && "+
+			"printf '/opt/evil\\n/srv/drop\\n' > /etc/ld.so.conf.d/zz.conf && "+
+			"printf '/usr/lib/x86_64-linux-gnu\\n' > /etc/ld.so.conf.d/x86_64.conf && exec sleep 1000")
+	testenv.Podman(t, "cp", lib, id+":/opt/evil/libc.so.6")
+	label := "container:" + id[:12]
+	rep := scanOnce(t, New(Options{KernelBlindSpots: pvmBlindSpot}))
+	got := findings(rep, KindPreloadConfig, func(f *Finding) bool { return f.Root == label })
+	byLib := map[string]*Finding{}
+	for _, f := range got {
+		byLib[f.Library] = f
+	}
+	if len(got) != 2 {
+		logFindings(t, rep)
+		t.Fatalf("%d preload_config findings in %s, want 2", len(got), label)
+	}
+	if f := byLib["/opt/evil/libc.so.6"]; f == nil || f.SHA256 != sum || f.Symbols != "readdir64,readdir" || f.Detail["directory"] != "/opt/evil" ||
+		f.Detail["file"] != "/etc/ld.so.conf,/etc/ld.so.conf.d/x86_64.conf,/etc/ld.so.conf.d/zz.conf" {
+		t.Errorf("shadowing libc finding: %+v", f)
+	}
+	if f := byLib["/srv/drop"]; f == nil || f.Detail["directory_mode"] != "01777" {
+		t.Errorf("world-writable directory finding: %+v", f)
+	}
+}

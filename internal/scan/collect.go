@@ -59,7 +59,7 @@ func (c *collector) read(pid int) *proc {
 	if err != nil {
 		return nil
 	}
-	defer unix.Close(dfd)
+	defer closeFD(dfd)
 	p := &proc{Pid: pid}
 	b.small, err = readAt(dfd, "stat", b.small, maxSmall)
 	if err != nil {
@@ -156,7 +156,7 @@ func statOf(procfd, pid int) (statInfo, bool) {
 	if err != nil {
 		return statInfo{}, false
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	n, err := unix.Read(fd, buf[:])
 	if err != nil || n <= 0 {
 		return statInfo{}, false

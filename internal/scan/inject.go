@@ -51,7 +51,7 @@ func (s *Scanner) isRuntime(r *root, rootfd int, m *mapping, p string, lib *libr
 	if !ok {
 		if fd, err := openInRoot(rootfd, p, unix.O_RDONLY|unix.O_NONBLOCK); err == nil {
 			sum, _ = s.hash.sum(fd)
-			unix.Close(fd)
+			closeFD(fd)
 		}
 		r.runtime[p] = sum
 	}
@@ -83,7 +83,7 @@ func (s *Scanner) injected(roots []*root) []*Finding {
 		fd, err := unix.Openat(s.procfd, fmt.Sprintf("%d/map_files/%s", p.Pid, m.Range), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 		if err == nil {
 			lib, _ = s.libs.analyse(fd, false)
-			unix.Close(fd)
+			closeFD(fd)
 			memo[k] = lib
 		}
 		return lib
@@ -125,7 +125,7 @@ func (s *Scanner) injected(roots []*root) []*Finding {
 				}
 			}
 		}
-		unix.Close(rootfd)
+		closeFD(rootfd)
 	}
 	var out []*Finding
 	for _, g := range groups {

@@ -35,7 +35,7 @@ func dynamicProgram(rootfd int, path string) bool {
 	if err != nil {
 		return false
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
 		return false
@@ -136,17 +136,17 @@ func (s *Scanner) listInTarget(ctx context.Context, t listingTarget, path string
 	if err != nil {
 		return nil, fmt.Errorf("open mount namespace of pid %d: %w", t.Pid, err)
 	}
-	defer unix.Close(mntfd)
+	defer closeFD(mntfd)
 	pidnsfd, err := open("ns/pid", unix.O_RDONLY)
 	if err != nil {
 		return nil, fmt.Errorf("open pid namespace of pid %d: %w", t.Pid, err)
 	}
-	defer unix.Close(pidnsfd)
+	defer closeFD(pidnsfd)
 	rootfd, err := open("root", unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, fmt.Errorf("open root of pid %d: %w", t.Pid, err)
 	}
-	defer unix.Close(rootfd)
+	defer closeFD(rootfd)
 	// The fds were opened for the process we meant, not a newcomer with
 	// its PID, if it still has the same start time now.
 	if st, ok := statOf(s.procfd, t.Pid); !ok || st.StartTicks != t.Start {

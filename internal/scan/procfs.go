@@ -38,7 +38,7 @@ func listPids(dirfd int, buf []byte, fn func(pid int)) error {
 	if err != nil {
 		return fmt.Errorf("open proc directory: %w", err)
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -88,6 +88,10 @@ func atoiBytes(b []byte) (int, bool) {
 	return n, n > 0
 }
 
+// closeFD closes an fd whose close error has nowhere to go: it was only
+// read.
+func closeFD(fd int) { _ = unix.Close(fd) }
+
 // readAt reads a whole file below dirfd into buf (growing it up to limit)
 // and returns the bytes read. Files of procfs have no meaningful size, so
 // it reads until EOF.
@@ -96,7 +100,7 @@ func readAt(dirfd int, name string, buf []byte, limit int) ([]byte, error) {
 	if err != nil {
 		return buf[:0], err
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	return readFD(fd, buf, limit)
 }
 
@@ -241,11 +245,11 @@ func openProc(path string) (int, error) {
 	}
 	var sfs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &sfs); err != nil {
-		unix.Close(fd)
+		closeFD(fd)
 		return -1, fmt.Errorf("statfs %s: %w", path, err)
 	}
 	if sfs.Type != unix.PROC_SUPER_MAGIC {
-		unix.Close(fd)
+		closeFD(fd)
 		return -1, fmt.Errorf("%s is not a procfs mount (filesystem magic %#x)", path, sfs.Type)
 	}
 	return fd, nil

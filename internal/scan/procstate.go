@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/state"
 )
@@ -77,7 +75,7 @@ func (s *Scanner) resolveUser(sp *state.Process) {
 	if err != nil {
 		return
 	}
-	defer unix.Close(rootfd)
+	defer closeFD(rootfd)
 	if b, _, err := readInRoot(rootfd, "/etc/passwd", maxConfigFile); err == nil {
 		if a, ok := state.ParseAccounts(b, true)[sp.UID]; ok {
 			sp.UserName, sp.UserHome, sp.UserShell = a.Name, a.Home, a.Shell

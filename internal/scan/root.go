@@ -83,7 +83,7 @@ func readInRoot(rootfd int, path string, limit int) ([]byte, unix.Stat_t, error)
 	if err != nil {
 		return nil, st, err
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, st, err
 	}

@@ -38,7 +38,7 @@ func (s *Scanner) groupRoots(procs []*proc) []*root {
 			if err != nil {
 				continue
 			}
-			unix.Close(fd)
+			closeFD(fd)
 			r.Rep = p
 			break
 		}
@@ -61,7 +61,7 @@ func (s *Scanner) openRootOf(p *proc) (int, error) {
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Dev != p.Root.Dev || st.Ino != p.Root.Ino {
-		unix.Close(fd)
+		closeFD(fd)
 		return -1, fmt.Errorf("root of pid %d changed", p.Pid)
 	}
 	return fd, nil
@@ -91,7 +91,7 @@ func (s *Scanner) inspectRoot(r *root) []*Finding {
 		s.report.Notes = append(s.report.Notes, fmt.Sprintf("%s: %v", r.Label, err))
 		return nil
 	}
-	defer unix.Close(rootfd)
+	defer closeFD(rootfd)
 	r.Loader = loaderFamily(rootfd)
 	var out []*Finding
 	out = append(out, s.preloadConfig(r, rootfd)...)
@@ -103,13 +103,13 @@ func (s *Scanner) inspectRoot(r *root) []*Finding {
 func loaderFamily(rootfd int) string {
 	for _, p := range []string{"/lib/ld-musl-x86_64.so.1"} {
 		if fd, err := openInRoot(rootfd, p, unix.O_PATH); err == nil {
-			unix.Close(fd)
+			closeFD(fd)
 			return "musl"
 		}
 	}
 	for _, p := range []string{"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib64/ld-linux-x86-64.so.2"} {
 		if fd, err := openInRoot(rootfd, p, unix.O_PATH); err == nil {
-			unix.Close(fd)
+			closeFD(fd)
 			return "glibc"
 		}
 	}
@@ -217,7 +217,7 @@ func (s *Scanner) resolveLibrary(rootfd int, name string, libPath []string) *res
 			continue
 		}
 		lib, err := s.libs.analyse(fd, true)
-		unix.Close(fd)
+		closeFD(fd)
 		if err != nil || lib.Err == errNotRegular {
 			continue
 		}
@@ -274,7 +274,7 @@ func (s *Scanner) searchConfig(r *root, rootfd int) []*Finding {
 		if !trustedSearchDirs[dir] {
 			out = append(out, s.shadowLibraries(r, rootfd, fd, dir, conf.Files)...)
 		}
-		unix.Close(fd)
+		closeFD(fd)
 	}
 	return out
 }
@@ -316,7 +316,7 @@ func listDir(dirfd int, fn func(name string) bool) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := unix.Getdents(fd, buf)
@@ -355,7 +355,7 @@ func globInRoot(rootfd int, pattern string) []string {
 	if err != nil {
 		return nil
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	var out []string
 	_ = listDir(fd, func(name string) bool {
 		if ok, _ := path.Match(base, name); ok {

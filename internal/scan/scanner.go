@@ -131,7 +131,7 @@ func (s *Scanner) Scan(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
-	defer unix.Close(procfd)
+	defer closeFD(procfd)
 	s.procfd = procfd
 	s.report = &Report{}
 	r := s.report
@@ -267,6 +267,7 @@ func (s *Scanner) crossView(vp *viewPass, pidMax int) ([]*Finding, error) {
 		f.Summary = fmt.Sprintf("process %d (%s) is %s", c.Pid, c.Comm, f.Views)
 		f.Detail = map[string]string{"pid": fmt.Sprint(c.Pid)}
 		f.Process = s.processState(p)
+		f.Detail["started"] = isoTime(f.Process.StartTime)
 		out = append(out, f)
 	}
 	return out, nil

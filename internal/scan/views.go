@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/truesightsec/truesight/internal/state"
 )
 
 // envGroup is the processes of one root that share one loader
@@ -54,7 +56,7 @@ func (s *Scanner) environments(roots []*root) []*Finding {
 				s.envGroups = append(s.envGroups, g)
 			}
 		}
-		unix.Close(rootfd)
+		closeFD(rootfd)
 	}
 	return out
 }
@@ -116,6 +118,7 @@ func (s *Scanner) envFinding(g *envGroup, rootfd int) *Finding {
 	}
 	f.Summary = fmt.Sprintf("%d process(es) of %s run with %s", len(pids), r.Label, strings.Join(vars, " "))
 	f.Process = s.processState(rep)
+	f.Detail["started"] = isoTime(f.Process.StartTime)
 	return f
 }
 
@@ -163,7 +166,7 @@ func (s *Scanner) libcViews(ctx context.Context, roots []*root, vp *viewPass) ([
 			for _, e := range r.Preload.Entries {
 				v.libs = append(v.libs, s.resolveLibrary(rootfd, e, nil))
 			}
-			unix.Close(rootfd)
+			closeFD(rootfd)
 		}
 		views = append(views, v)
 	}
@@ -207,13 +210,13 @@ func (s *Scanner) runView(ctx context.Context, v *libcView, vp *viewPass) []*Fin
 		note("%v", err)
 		return nil
 	}
-	defer unix.Close(rootfd)
+	defer closeFD(rootfd)
 	rprocfd, err := openInRoot(rootfd, "/proc", unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		note("no /proc in the root: %v", err)
 		return nil
 	}
-	defer unix.Close(rprocfd)
+	defer closeFD(rprocfd)
 	var sfs unix.Statfs_t
 	if unix.Fstatfs(rprocfd, &sfs) != nil || sfs.Type != unix.PROC_SUPER_MAGIC {
 		note("/proc of the root is not procfs")
@@ -337,11 +340,6 @@ func (s *Scanner) hiddenFinding(v *libcView, rprocfd, vpid int, start uint64, mi
 	if host > 0 {
 		p = s.procs[host]
 	}
-	if p == nil {
-		// Not matched to a host PID: describe it by what its own root's
-		// procfs says.
-		p = &proc{Pid: vpid, Stat: vst}
-	}
 	tools := make([]string, len(missedBy))
 	for i, t := range missedBy {
 		tools[i] = "libc(" + t + ")"
@@ -383,7 +381,16 @@ func (s *Scanner) hiddenFinding(v *libcView, rprocfd, vpid int, start uint64, mi
 	if f.Detail["missing"] == "" {
 		delete(f.Detail, "missing")
 	}
-	f.Process = s.processState(p)
+	if p != nil {
+		f.Process = s.processState(p)
+		f.Detail["started"] = isoTime(f.Process.StartTime)
+	} else {
+		// Not matched to a host PID: describe it only by what its own
+		// root's procfs says, never by the host's /proc/<vpid>.
+		f.Process = &state.Process{VPid: int64(vpid), LoginUID: -1}
+		f.Process.SetComm(vst.Comm)
+		f.Detail["pid"] = "unknown"
+	}
 	where := "the host"
 	if r.ContainerID != "" || r.Label != "host" {
 		where = r.Label

@@ -34,9 +34,10 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// Record is one decoded ring buffer record. It is reused by Sensor.Read and
-// Decoder.Decode, so that reading allocates only for the strings a record
-// carries; everything in it stays valid after the next Read.
+// Record is one decoded ring buffer record. Sensor.Read and Decoder.Decode
+// overwrite the Record they are given, so a reader can reuse one and
+// allocate only for the strings a record carries; the strings and slices
+// themselves are never reused, so a copy of a Record stays valid.
 type Record struct {
 	Kind      Kind
 	Time      int64  // nanoseconds since the Unix epoch

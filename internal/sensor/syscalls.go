@@ -112,7 +112,7 @@ var DefaultSyscalls = []string{
 	"close", "dup", "dup2", "dup3",
 	"connect", "sendto", "sendmsg", "socket", "accept", "accept4", "bind", "listen",
 	"symlink", "symlinkat", "link", "linkat",
-	"rename", "renameat", "renameat2", "unlink", "unlinkat", "truncate", "ftruncate",
+	"rename", "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "truncate", "ftruncate",
 	"chdir", "fchdir", "mkdir", "mkdirat", "chmod", "fchmod", "fchmodat", "fchmodat2",
 	"init_module", "finit_module", "ptrace",
 	"setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid",

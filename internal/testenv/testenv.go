@@ -8,12 +8,14 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Missing skips the test, or fails it in CI.
@@ -164,4 +166,32 @@ func StartContainer(t testing.TB, name string, extra []string, args ...string) s
 	id := Podman(t, runArgs...)
 	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-t", "0", id).Run() })
 	return id
+}
+
+// PodmanService serves podman's Docker-compatible API on a unix socket in
+// a temporary directory until the test ends, and returns the socket path.
+func PodmanService(t testing.TB) string {
+	t.Helper()
+	RequirePodman(t)
+	sock := filepath.Join(t.TempDir(), "podman.sock")
+	cmd := exec.Command("podman", "system", "service", "--time=0", "unix://"+sock)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start podman system service: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("unix", sock); err == nil {
+			_ = c.Close()
+			return sock
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("podman system service did not listen on %s: %s", sock, stderr.String())
+	return ""
 }

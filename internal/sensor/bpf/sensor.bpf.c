@@ -57,6 +57,12 @@ volatile const __u32 wakeup_bytes = 1;  /* wake the reader when this much is pen
 #define CLONE_NEWPID 0x20000000
 #define CLONE_NEWNET 0x40000000
 
+/* bpf_rdonly_cast turns a kernel address we hold as a number back into a
+ * typed pointer: loads through it are plain (fault-safe) memory loads, far
+ * cheaper than a bpf_probe_read_kernel call each. */
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym;
+#define KPTR(type, v) ((type *)bpf_rdonly_cast((void *)(v), bpf_core_type_id_kernel(type)))
+
 struct ebuf {
 	__u32 len;
 	__u16 flags;
@@ -239,8 +245,8 @@ static __always_inline int walk_put_name(struct walk *w, struct dentry *d)
 	b = get_buf(w->iter);
 	if (!b)
 		return 1;
-	len = BPF_CORE_READ(d, d_name.len);
-	name = BPF_CORE_READ(d, d_name.name);
+	len = d->d_name.len;
+	name = d->d_name.name;
 	if (len > 255)
 		len = 255;
 	pos = w->pos;
@@ -259,19 +265,19 @@ static __always_inline int walk_put_name(struct walk *w, struct dentry *d)
 static long walk_step(__u64 i, void *ctx)
 {
 	struct walk *w = ctx;
-	struct dentry *d = (void *)w->dentry;
-	struct mount *m = (void *)w->mnt;
-	struct dentry *mroot = BPF_CORE_READ(m, mnt.mnt_root);
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	struct dentry *d = KPTR(struct dentry, w->dentry);
+	struct mount *m = KPTR(struct mount, w->mnt);
+	struct dentry *mroot = m->mnt.mnt_root;
+	struct dentry *parent = d->d_parent;
 
 	if (d == mroot) {
-		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+		struct mount *mp = m->mnt_parent;
 
 		if (!mp || mp == m) {
 			w->flags |= FI_PATH_NSROOT;
 			return 1;
 		}
-		w->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		w->dentry = (__u64)m->mnt_mountpoint;
 		w->mnt = (__u64)mp;
 		return 0;
 	}
@@ -280,10 +286,10 @@ static long walk_step(__u64 i, void *ctx)
 		 * pipe, anon inode) or a dentry cut off its tree. Keep its name,
 		 * as d_path does with "/memfd:x". */
 		w->flags |= FI_PATH_DETACHED;
-		if (d && BPF_CORE_READ(d, d_name.len) > 0) {
+		if (w->dentry && d->d_name.len > 0) {
 			char c = 0;
 
-			bpf_probe_read_kernel(&c, 1, BPF_CORE_READ(d, d_name.name));
+			bpf_probe_read_kernel(&c, 1, d->d_name.name);
 			if (c != '/')
 				walk_put_name(w, d);
 		}
@@ -329,8 +335,8 @@ static __always_inline __u32 put_path(struct ebuf *b, __u8 slot, struct dentry *
 static __always_inline void inode_times(struct inode *ino, struct file_info *fi)
 {
 	if (bpf_core_field_exists(ino->i_ctime_sec)) {
-		fi->ctime = BPF_CORE_READ(ino, i_ctime_sec) * 1000000000LL + BPF_CORE_READ(ino, i_ctime_nsec);
-		fi->mtime = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000LL + BPF_CORE_READ(ino, i_mtime_nsec);
+		fi->ctime = ino->i_ctime_sec * 1000000000LL + ino->i_ctime_nsec;
+		fi->mtime = ino->i_mtime_sec * 1000000000LL + ino->i_mtime_nsec;
 	} else if (bpf_core_field_exists(((struct inode___v66 *)ino)->__i_ctime)) {
 		struct inode___v66 *o = (void *)ino;
 
@@ -344,38 +350,41 @@ static __always_inline void inode_times(struct inode *ino, struct file_info *fi)
 	}
 }
 
-/* Appends FT_FILE and FT_FILE_PATH for a path (dentry, mount) and, when f is
- * not NULL, the open file's flags. */
-static __always_inline void put_file(struct ebuf *b, __u8 slot, struct dentry *d, struct vfsmount *vm, struct file *f, __u32 iter)
+/* Appends FT_FILE and FT_FILE_PATH for a path (dentry dp, mount vmp) and,
+ * when fp is not 0, the open file's flags. The pointers come as numbers,
+ * however the caller got them. */
+static __always_inline void put_file(struct ebuf *b, __u8 slot, __u64 dp, __u64 vmp, __u64 fp, __u32 iter)
 {
+	struct dentry *d = KPTR(struct dentry, dp);
+	struct mount *m = KPTR(struct mount, vmp - bpf_core_field_offset(struct mount, mnt));
 	struct file_info *fi;
 	struct super_block *sb;
 	struct inode *ino;
-	struct mount *m;
 	char name[8] = {};
 	__u8 *p;
 
-	if (!d || !vm)
+	if (!dp || !vmp)
 		return;
 	p = fld_begin(b);
 	if (!p)
 		return;
 	fi = (void *)(p + sizeof(struct fld));
-	ino = BPF_CORE_READ(d, d_inode);
-	sb = BPF_CORE_READ(d, d_sb);
-	m = real_mount(vm);
-	fi->ino = BPF_CORE_READ(ino, i_ino);
-	fi->dev = BPF_CORE_READ(sb, s_dev);
-	fi->magic = BPF_CORE_READ(sb, s_magic);
-	fi->mnt_id = BPF_CORE_READ(m, mnt_id);
-	fi->mntns = BPF_CORE_READ(m, mnt_ns, ns.inum);
-	fi->i_mode = BPF_CORE_READ(ino, i_mode);
-	fi->nlink = BPF_CORE_READ(ino, i_nlink);
+	ino = d->d_inode;
+	sb = d->d_sb;
+	fi->ino = ino->i_ino;
+	fi->dev = sb->s_dev;
+	fi->magic = sb->s_magic;
+	fi->mnt_id = m->mnt_id;
+	fi->mntns = BPF_CORE_READ(m, mnt_ns, ns.inum); /* mnt_ns may be an error pointer */
+	fi->i_mode = ino->i_mode;
+	fi->nlink = ino->i_nlink;
 	fi->f_flags = 0;
 	fi->f_mode = 0;
-	if (f) {
-		fi->f_flags = BPF_CORE_READ(f, f_flags);
-		fi->f_mode = BPF_CORE_READ(f, f_mode);
+	if (fp) {
+		struct file *f = KPTR(struct file, fp);
+
+		fi->f_flags = f->f_flags;
+		fi->f_mode = f->f_mode;
 	}
 	inode_times(ino, fi);
 	fi->flags = 0;
@@ -384,51 +393,48 @@ static __always_inline void put_file(struct ebuf *b, __u8 slot, struct dentry *d
 	if (fi->magic == OVERLAYFS_SUPER_MAGIC) {
 		fi->flags |= FI_OVERLAY;
 		if (bpf_core_type_exists(struct ovl_inode)) {
-			struct ovl_inode *oi = (void *)ino - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+			struct ovl_inode *oi = KPTR(struct ovl_inode, (__u64)ino - bpf_core_field_offset(struct ovl_inode, vfs_inode));
 
-			if (BPF_CORE_READ(oi, __upperdentry))
+			if (oi->__upperdentry)
 				fi->flags |= FI_UPPER;
 		}
 	}
-	bpf_probe_read_kernel(name, 6, BPF_CORE_READ(d, d_name.name));
+	bpf_probe_read_kernel(name, 6, d->d_name.name);
 	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' && name[5] == ':')
 		fi->flags |= FI_MEMFD;
 	fld_end(b, p, FT_FILE, slot, sizeof(*fi));
-	fi->flags |= put_path(b, slot, d, vm, iter);
+	fi->flags |= put_path(b, slot, (struct dentry *)dp, (struct vfsmount *)vmp, iter);
 }
 
-/* The path a user sees for f: overlayfs maps the real (backing) file into
- * memory, and only the backing_file wrapper remembers the overlay path. */
-static __always_inline void put_open_file(struct ebuf *b, __u8 slot, struct file *f, __u32 iter)
+/* The path a user sees for the open file fp: overlayfs maps the real
+ * (backing) file into memory, and only the backing_file wrapper remembers
+ * the overlay path. */
+static __always_inline void put_open_file(struct ebuf *b, __u8 slot, __u64 fp, __u32 iter)
 {
-	struct dentry *d;
-	struct vfsmount *vm;
+	struct file *f = KPTR(struct file, fp);
 
-	if (!f)
+	if (!fp)
 		return;
-	if (fmode_backing && (BPF_CORE_READ(f, f_mode) & fmode_backing) && bpf_core_type_exists(struct backing_file)) {
-		struct backing_file *bf = (void *)f;
+	if (fmode_backing && (f->f_mode & fmode_backing) && bpf_core_type_exists(struct backing_file)) {
+		struct backing_file *bf = KPTR(struct backing_file, fp);
 
-		d = BPF_CORE_READ(bf, user_path.dentry);
-		vm = BPF_CORE_READ(bf, user_path.mnt);
-	} else {
-		d = BPF_CORE_READ(f, f_path.dentry);
-		vm = BPF_CORE_READ(f, f_path.mnt);
+		put_file(b, slot, (__u64)bf->user_path.dentry, (__u64)bf->user_path.mnt, fp, iter);
+		return;
 	}
-	put_file(b, slot, d, vm, f, iter);
+	put_file(b, slot, (__u64)f->f_path.dentry, (__u64)f->f_path.mnt, fp, iter);
 }
 
 /* ---- sockets ------------------------------------------------------------ */
 
-static __always_inline void put_unix_addr(struct ebuf *b, __u8 slot, struct unix_sock *us)
+static __always_inline void put_unix_addr(struct ebuf *b, __u8 slot, __u64 usp)
 {
-	struct unix_address *ua = BPF_CORE_READ(us, addr);
+	struct unix_address *ua = KPTR(struct unix_sock, usp)->addr;
 	__u8 *p;
 	int len;
 
-	if (!ua)
+	if (!usp || !ua)
 		return;
-	len = BPF_CORE_READ(ua, len) - 2; /* minus sun_family */
+	len = ua->len - 2; /* minus sun_family */
 	if (len <= 0)
 		return;
 	if (len > 108)
@@ -443,8 +449,8 @@ static __always_inline void put_unix_addr(struct ebuf *b, __u8 slot, struct unix
 
 static __always_inline void put_sock(struct ebuf *b, struct file *f)
 {
-	struct socket *so = BPF_CORE_READ(f, private_data);
-	struct sock *sk = BPF_CORE_READ(so, sk);
+	struct socket *so = KPTR(struct socket, f->private_data);
+	struct sock *sk = so->sk;
 	struct sock_info *si;
 	__u8 *p;
 
@@ -455,12 +461,12 @@ static __always_inline void put_sock(struct ebuf *b, struct file *f)
 		return;
 	si = (void *)(p + sizeof(struct fld));
 	__builtin_memset(si, 0, sizeof(*si));
-	si->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	si->type = BPF_CORE_READ(sk, sk_type);
-	si->proto = BPF_CORE_READ(sk, sk_protocol);
-	si->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	si->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	si->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	si->family = sk->__sk_common.skc_family;
+	si->type = sk->sk_type;
+	si->proto = sk->sk_protocol;
+	si->state = sk->__sk_common.skc_state;
+	si->lport = sk->__sk_common.skc_num;
+	si->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (si->family == AF_INET) {
 		bpf_core_read(si->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
 		bpf_core_read(si->raddr, 4, &sk->__sk_common.skc_daddr);
@@ -470,45 +476,41 @@ static __always_inline void put_sock(struct ebuf *b, struct file *f)
 	}
 	fld_end(b, p, FT_SOCK, SLOT_FD, sizeof(*si));
 	if (si->family == AF_UNIX) {
-		struct unix_sock *us = (void *)sk;
-
-		put_unix_addr(b, 0, us);
-		put_unix_addr(b, 1, (void *)BPF_CORE_READ(us, peer));
+		put_unix_addr(b, 0, (__u64)sk);
+		put_unix_addr(b, 1, (__u64)KPTR(struct unix_sock, (__u64)sk)->peer);
 	}
 }
 
 /* ---- fds ---------------------------------------------------------------- */
 
-static __always_inline struct file *fd_file(struct task_struct *t, __s64 fd)
+/* fd_file returns the struct file of fd in t's table, as a number. */
+static __always_inline __u64 fd_file(struct task_struct *t, __s64 fd)
 {
 	struct fdtable *fdt;
-	struct file **fds;
-	struct file *f = 0;
+	__u64 f = 0;
 
 	if (fd < 0)
 		return 0;
-	fdt = BPF_CORE_READ(t, files, fdt);
-	if ((__u64)fd >= BPF_CORE_READ(fdt, max_fds))
+	fdt = KPTR(struct task_struct, (__u64)t)->files->fdt;
+	if ((__u64)fd >= fdt->max_fds)
 		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	bpf_probe_read_kernel(&f, sizeof(f), (void *)((__u64)fdt->fd + fd * sizeof(void *)));
 	return f;
 }
 
 static __always_inline void put_fd(struct ebuf *b, __u8 slot, struct task_struct *t, __s64 fd)
 {
-	struct file *f = fd_file(t, fd);
-	__u32 mode;
+	__u64 fp = fd_file(t, fd);
+	struct file *f = KPTR(struct file, fp);
 
-	if (!f)
+	if (!fp)
 		return;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) == S_IFSOCK) {
+	if ((f->f_inode->i_mode & S_IFMT) == S_IFSOCK) {
 		if (slot == SLOT_FD)
 			put_sock(b, f);
 		return;
 	}
-	put_open_file(b, slot, f, 0);
+	put_open_file(b, slot, fp, 0);
 }
 
 /* ---- task identity ------------------------------------------------------ */
@@ -522,12 +524,19 @@ static __always_inline __u32 pid_nr_at(struct pid *pid, __u32 level)
 
 static __always_inline __u32 task_pidns(struct task_struct *t)
 {
-	struct pid *pid = BPF_CORE_READ(t, thread_pid);
-	__u32 level = BPF_CORE_READ(pid, level);
+	struct pid *pid = KPTR(struct task_struct, (__u64)t)->thread_pid;
+	__u32 level = pid->level;
+	__u64 ns = 0;
 
 	if (level > 31)
 		return 0;
-	return BPF_CORE_READ(pid, numbers[level].ns, ns.inum);
+	/* numbers[] is indexed by a variable: read that one slot by address. */
+	bpf_probe_read_kernel(&ns, sizeof(ns), (void *)((__u64)pid + bpf_core_field_offset(struct pid, numbers) +
+							 level * bpf_core_type_size(struct upid) +
+							 bpf_core_field_offset(struct upid, ns)));
+	if (!ns)
+		return 0;
+	return KPTR(struct pid_namespace, ns)->ns.inum;
 }
 
 static __always_inline __u32 task_loginuid(struct task_struct *t)
@@ -537,18 +546,21 @@ static __always_inline __u32 task_loginuid(struct task_struct *t)
 	return (__u32)-1;
 }
 
+/* fill_ids runs for every record: t is the current task's trusted pointer,
+ * so its fields are read with plain loads instead of helper calls. */
 static __always_inline void fill_ids(struct task_ids *ti, struct task_struct *t)
 {
-	const struct cred *c = BPF_CORE_READ(t, cred);
+	const struct cred *c = t->cred;
+	struct nsproxy *nsp = t->nsproxy;
 
 	ti->cgroup_id = bpf_get_current_cgroup_id();
-	ti->ppid = BPF_CORE_READ(t, real_parent, tgid);
-	ti->uid = BPF_CORE_READ(c, uid.val);
-	ti->gid = BPF_CORE_READ(c, gid.val);
-	ti->euid = BPF_CORE_READ(c, euid.val);
-	ti->egid = BPF_CORE_READ(c, egid.val);
-	ti->loginuid = task_loginuid(t);
-	ti->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	ti->ppid = t->real_parent->tgid;
+	ti->uid = c->uid.val;
+	ti->gid = c->gid.val;
+	ti->euid = c->euid.val;
+	ti->egid = c->egid.val;
+	ti->loginuid = bpf_core_field_exists(t->loginuid) ? t->loginuid.val : (__u32)-1;
+	ti->mntns = nsp ? nsp->mnt_ns->ns.inum : 0;
 	ti->pidns = task_pidns(t);
 	bpf_get_current_comm(ti->comm, sizeof(ti->comm));
 }
@@ -770,11 +782,11 @@ static __always_inline void put_process(struct ebuf *b, struct task_struct *t, _
 	put_mm_strings(b, t, &r->p, iter);
 	exe = BPF_CORE_READ(t, mm, exe_file);
 	if (exe)
-		put_open_file(b, SLOT_EXE, exe, iter);
+		put_open_file(b, SLOT_EXE, (__u64)exe, iter);
 	fs = BPF_CORE_READ(t, fs);
 	if (fs) {
-		put_file(b, SLOT_CWD, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), 0, iter);
-		put_file(b, SLOT_ROOT, BPF_CORE_READ(fs, root.dentry), BPF_CORE_READ(fs, root.mnt), 0, iter);
+		put_file(b, SLOT_CWD, (__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt), 0, iter);
+		put_file(b, SLOT_ROOT, (__u64)BPF_CORE_READ(fs, root.dentry), (__u64)BPF_CORE_READ(fs, root.mnt), 0, iter);
 	}
 	put_cgroup(b, t);
 }
@@ -884,7 +896,7 @@ static __always_inline void put_base_dir(struct ebuf *b, __u8 slot, struct task_
 		put_fd(b, slot, t, dirfd);
 		return;
 	}
-	put_file(b, slot, BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt), 0, 0);
+	put_file(b, slot, (__u64)BPF_CORE_READ(t, fs, pwd.dentry), (__u64)BPF_CORE_READ(t, fs, pwd.mnt), 0, 0);
 }
 
 SEC("tp_btf/sys_exit")
@@ -901,8 +913,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	if ((__u32)(pidtgid >> 32) == agent_tgid)
 		return 0;
-	raw = BPF_CORE_READ(regs, orig_ax);
-	compat = BPF_CORE_READ(t, thread_info.status) & TS_COMPAT;
+	raw = regs->orig_ax;
+	compat = t->thread_info.status & TS_COMPAT;
 	nr = raw;
 	if (compat) {
 		__u32 *m = bpf_map_lookup_elem(&ia32_to_64, &raw);
@@ -927,19 +939,19 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	r = (void *)b->data;
 	if (compat) {
-		r->args[0] = (__u32)BPF_CORE_READ(regs, bx);
-		r->args[1] = (__u32)BPF_CORE_READ(regs, cx);
-		r->args[2] = (__u32)BPF_CORE_READ(regs, dx);
-		r->args[3] = (__u32)BPF_CORE_READ(regs, si);
-		r->args[4] = (__u32)BPF_CORE_READ(regs, di);
-		r->args[5] = (__u32)BPF_CORE_READ(regs, bp);
+		r->args[0] = (__u32)regs->bx;
+		r->args[1] = (__u32)regs->cx;
+		r->args[2] = (__u32)regs->dx;
+		r->args[3] = (__u32)regs->si;
+		r->args[4] = (__u32)regs->di;
+		r->args[5] = (__u32)regs->bp;
 	} else {
-		r->args[0] = BPF_CORE_READ(regs, di);
-		r->args[1] = BPF_CORE_READ(regs, si);
-		r->args[2] = BPF_CORE_READ(regs, dx);
-		r->args[3] = BPF_CORE_READ(regs, r10);
-		r->args[4] = BPF_CORE_READ(regs, r8);
-		r->args[5] = BPF_CORE_READ(regs, r9);
+		r->args[0] = regs->di;
+		r->args[1] = regs->si;
+		r->args[2] = regs->dx;
+		r->args[3] = regs->r10;
+		r->args[4] = regs->r8;
+		r->args[5] = regs->r9;
 	}
 	if ((spec.flags & SC_PROT_EXEC) && !(r->args[2] & PROT_EXEC))
 		return 0;
@@ -1012,11 +1024,11 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		if (addr) {
 			bpf_find_vma(t, addr, vma_file, &v, 0);
 			if (v.file)
-				put_open_file(b, SLOT_FD, (struct file *)v.file, 0);
+				put_open_file(b, SLOT_FD, v.file, 0);
 		}
 	}
 	if ((spec.flags & SC_NEW_CWD) && ret == 0)
-		put_file(b, SLOT_CWD, BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt), 0, 0);
+		put_file(b, SLOT_CWD, (__u64)BPF_CORE_READ(t, fs, pwd.dentry), (__u64)BPF_CORE_READ(t, fs, pwd.mnt), 0, 0);
 	if ((spec.flags & SC_EXEC) && ret < 0 && spec.argv_arg && spec.argv_arg <= 6)
 		put_user_argv(b, r->args[(spec.argv_arg - 1) & 7], compat);
 
