@@ -181,3 +181,18 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Reload builds a new engine with load and swaps it in atomically. When
+// load fails the running engine stays in place and the error is returned:
+// a broken rules file never leaves the agent without rules.
+func (l *Loop) Reload(load func() (*engine.Engine, error)) error {
+	next, err := load()
+	if err != nil {
+		return err
+	}
+	if next == nil {
+		return errors.New("rules reload produced no engine")
+	}
+	l.Engine.Store(next)
+	return nil
+}

@@ -191,7 +191,7 @@ func TestPreloadWriteInContainerAlertsWithContainerContext(t *testing.T) {
 	if field(al, "proc.pname") == nil || field(al, "proc.pcmdline") == nil || field(al, "proc.aname[2]") == nil {
 		t.Errorf("parent, parent command line and grandparent must be known: %v", al.Fields)
 	}
-	if n := len(a.matching("Modify ld.so.preload of another container", nil)); n != 0 {
+	if n := len(a.matching("Modify ld.so.preload of another container", func(al *output.Alert) bool { return field(al, "container.id") == id[:12] })); n != 0 {
 		t.Errorf("a write to the container's own preload file raised %d cross-container alerts", n)
 	}
 }
@@ -286,7 +286,7 @@ func TestPreloadWriteThroughProcRootNamesBothContainers(t *testing.T) {
 	if out := testenv.Podman(t, "exec", sidecar, "cat", "/etc/ld.so.preload"); out != "/lib/x.so" {
 		t.Errorf("the sidecar's preload file holds %q: the attack did not happen as staged", out)
 	}
-	if n := len(a.matching("Modify ld.so.preload", nil)); n != 0 {
+	if n := len(a.matching("Modify ld.so.preload", func(al *output.Alert) bool { return field(al, "container.id") == attacker[:12] })); n != 0 {
 		t.Errorf("first-match: the generic rule also alerted %d times", n)
 	}
 }

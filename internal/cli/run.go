@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -188,21 +189,22 @@ everything, and prints event and drop counts on stderr.`,
 			}
 
 			reload := func(why string) {
-				next, _, diags := engine.Load(mustSources(files), opts)
-				for _, dg := range diags.Errors() {
-					log.Error("rules reload", "diagnostic", dg.String())
-				}
-				if next == nil {
-					log.Error("rules reload failed; the previous rules keep running", "trigger", why)
-					metrics.Reload(false)
+				err := loop.Reload(func() (*engine.Engine, error) {
+					next, _, diags := engine.Load(mustSources(files), opts)
+					if next == nil {
+						return nil, errors.New(diags.Errors().String())
+					}
+					if p := agent.PlanFor(next); strings.Join(p.Syscalls, ",") != strings.Join(plan.Syscalls, ",") {
+						log.Warn("reloaded rules need syscalls the sensor was not started with; restart to capture them", "needed", strings.Join(p.Syscalls, ","))
+					}
+					return next, nil
+				})
+				metrics.Reload(err == nil)
+				if err != nil {
+					log.Error("rules reload failed; the previous rules keep running", "trigger", why, "error", err)
 					return
 				}
-				if p := agent.PlanFor(next); strings.Join(p.Syscalls, ",") != strings.Join(plan.Syscalls, ",") {
-					log.Warn("reloaded rules need syscalls the sensor was not started with; restart to capture them", "needed", strings.Join(p.Syscalls, ","))
-				}
-				loop.Engine.Store(next)
-				metrics.Reload(true)
-				log.Info("rules reloaded", "trigger", why, "rules", len(next.Rules()))
+				log.Info("rules reloaded", "trigger", why, "rules", len(loop.Engine.Load().Rules()))
 			}
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
