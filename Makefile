@@ -7,7 +7,7 @@ GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export CGO_ENABLED = 0
 export TRUESIGHT_CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
 
-.PHONY: all build test unit lint deps bench run generate fuzz clean
+.PHONY: all build test unit lint deps bench run generate check-generated fuzz clean
 
 all: build
 
@@ -21,7 +21,7 @@ deps:
 
 # test is what CI runs: setup, lint, then every test (kernel and container
 # tests included; they need root).
-test: deps lint unit
+test: deps lint check-generated unit
 
 unit:
 	$(GO) test -count=1 -timeout 30m $(PKGS)
@@ -43,6 +43,16 @@ run: build
 # generate rebuilds the eBPF objects and vmlinux.h (needs clang, bpftool).
 generate:
 	$(GO) generate ./internal/sensor/...
+
+# check-generated fails when the committed eBPF objects and tables differ
+# from what the committed sources generate. It needs clang; without it the
+# committed objects are used as they are.
+check-generated:
+	@if command -v clang >/dev/null 2>&1 && command -v llvm-strip >/dev/null 2>&1; then \
+	  $(GO) generate ./internal/sensor/... && \
+	  git diff --exit-code --stat -- internal/sensor || \
+	  { echo "generated eBPF files are out of date: run make generate and commit"; exit 1; }; \
+	else echo "check-generated: clang not installed, using the committed eBPF objects"; fi
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 10m ./internal/condition/
