@@ -2,6 +2,7 @@ package condition
 
 import (
 	"encoding/json"
+	"github.com/truesightsec/truesight/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,17 +13,7 @@ import (
 // test in CI and skips it elsewhere.
 func conformanceDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("conformance data missing at %s (set TRUESIGHT_CONFORMANCE_DIR): %v", dir, err)
-		}
-		t.Skipf("conformance data missing at %s: %v", dir, err)
-	}
-	return dir
+	return testenv.ConformanceDir(t)
 }
 
 // parserVector is one case of libsinsp's filter parser tests.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"github.com/truesightsec/truesight/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,17 +16,7 @@ import (
 
 func conformanceDir(tb testing.TB) string {
 	tb.Helper()
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("conformance data missing at %s (set TRUESIGHT_CONFORMANCE_DIR): %v", dir, err)
-		}
-		tb.Skipf("conformance data missing at %s: %v", dir, err)
-	}
-	return dir
+	return testenv.ConformanceDir(tb)
 }
 
 // stableAndDefaults loads upstream's stable rules followed by ours.

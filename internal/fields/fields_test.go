@@ -2,6 +2,7 @@ package fields
 
 import (
 	"bufio"
+	"github.com/truesightsec/truesight/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,17 +11,7 @@ import (
 
 func conformanceDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("conformance data missing at %s (set TRUESIGHT_CONFORMANCE_DIR): %v", dir, err)
-		}
-		t.Skipf("conformance data missing at %s: %v", dir, err)
-	}
-	return dir
+	return testenv.ConformanceDir(t)
 }
 
 // The stable rules must find every field they use, with a compatible type.

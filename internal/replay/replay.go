@@ -84,8 +84,8 @@ type Replayer struct {
 	stats     Stats
 	out       func(*output.Alert)
 	match     func(r *engine.Rule)
-	lastTid  int64
-	lastProc *state.Process
+	lastTid   int64
+	lastProc  *state.Process
 	// post holds the state change to apply once the rules have seen the
 	// event (a close, an exit).
 	post postAction

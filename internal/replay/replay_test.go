@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/truesightsec/truesight/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -27,14 +28,7 @@ import (
 // under CI and skips elsewhere.
 func conformanceDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "scap")); err != nil {
-		missing(t, "no conformance data in "+dir+" (set TRUESIGHT_CONFORMANCE_DIR)")
-	}
-	return dir
+	return testenv.ConformanceDir(t)
 }
 
 func captures(t testing.TB) []string {

@@ -3,6 +3,7 @@ package rules
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/truesightsec/truesight/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,17 +15,7 @@ import (
 // Without it the tests skip, except in CI where they must run.
 func conformanceDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "falco", "rule-loader-vectors.json")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("conformance data missing: %v", err)
-		}
-		t.Skipf("conformance data missing (set TRUESIGHT_CONFORMANCE_DIR): %v", err)
-	}
-	return dir
+	return testenv.ConformanceDir(t)
 }
 
 type loaderVector struct {

@@ -195,3 +195,20 @@ func PodmanService(t testing.TB) string {
 	t.Fatalf("podman system service did not listen on %s: %s", sock, stderr.String())
 	return ""
 }
+
+// ConformanceDir returns the conformance data directory: the
+// TRUESIGHT_CONFORMANCE_DIR variable, or ../shared/conformance beside the
+// repository. Missing data skips the test, or fails it in CI.
+func ConformanceDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
+	if dir == "" {
+		// Tests run in their package's directory, two levels below the
+		// repository root.
+		dir = filepath.Join("..", "..", "..", "shared", "conformance")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		Missing(t, "conformance data missing at %s (set TRUESIGHT_CONFORMANCE_DIR): %v", dir, err)
+	}
+	return dir
+}
