@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench-live: needs root" >&2; exit 2; }
 work=$(mktemp -d)
-trap 'kill $agent 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $agent 2>/dev/null || true; cp "$work/agent.err" /tmp/bench-agent.err 2>/dev/null; rm -rf "$work"' EXIT
 gcc -O2 -o "$work/loadgen" scripts/bench/loadgen.c
 make -s build
 stable="${TRUESIGHT_CONFORMANCE_DIR:-../shared/conformance}/falco/falco_rules.yaml"

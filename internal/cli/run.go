@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,6 +97,7 @@ func newRunCmd() *cobra.Command {
 		cfgf     configFlags
 		cf       runtimeFlags
 		duration time.Duration
+		cpuProf  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -232,6 +234,16 @@ everything, and prints event and drop counts on stderr.`,
 			}
 			fmt.Fprintln(stderr, "truesight: watching; stop with Ctrl-C")
 
+			if cpuProf != "" {
+				f, err := os.Create(cpuProf)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				defer pprof.StopCPUProfile()
+			}
 			runCtx := ctx
 			if duration > 0 {
 				var cancel context.CancelFunc
@@ -257,6 +269,8 @@ everything, and prints event and drop counts on stderr.`,
 	cfgf.register(cmd)
 	cf.register(cmd)
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (e.g. 30s); 0 runs until interrupted")
+	cmd.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the event loop to this file (for developers)")
+	_ = cmd.Flags().MarkHidden("cpuprofile")
 	return cmd
 }
 

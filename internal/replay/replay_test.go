@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/truesightsec/truesight/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"github.com/truesightsec/truesight/internal/output"
 	"github.com/truesightsec/truesight/internal/rules"
 	"github.com/truesightsec/truesight/internal/ruleset"
+	"github.com/truesightsec/truesight/internal/testenv"
 )
 
 // conformanceDir returns $TRUESIGHT_CONFORMANCE_DIR, by default
@@ -51,10 +51,7 @@ func sysdig(t testing.TB) string {
 
 func missing(t testing.TB, why string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
+	testenv.Missing(t, "%s", why)
 }
 
 func load(t testing.TB, srcs ...rules.Source) *engine.Engine {

@@ -2,8 +2,7 @@ package scan
 
 import (
 	"fmt"
-	"math/bits"
-	"strings"
+		"strings"
 
 	"github.com/truesightsec/truesight/internal/sensor"
 )
@@ -96,8 +95,8 @@ type crossCandidate struct {
 // viewPass is one look at the three kernel-side views.
 type viewPass struct {
 	kernel kernelSet // nil without a kernel view
-	procfs pidSet
-	probe  pidSet
+	procfs *pidSet
+	probe  *pidSet
 }
 
 func (vp *viewPass) of(pid int) views {
@@ -127,20 +126,16 @@ func (s *Scanner) crossCandidates(vp *viewPass, pidMax int) []crossCandidate {
 		out = append(out, c)
 	}
 	seen := newPidSet(pidMax)
-	for i, w := range vp.procfs {
-		w |= vp.probe[i]
-		for w != 0 {
-			b := bits.TrailingZeros64(w)
-			w &^= 1 << b
-			pid := i*64 + b
+	visit := func(pid int) {
+		if !seen.has(pid) {
 			seen.add(pid)
 			consider(pid)
 		}
 	}
+	vp.procfs.each(visit)
+	vp.probe.each(visit)
 	for pid := range vp.kernel {
-		if !seen.has(pid) {
-			consider(pid)
-		}
+		visit(pid)
 	}
 	return out
 }

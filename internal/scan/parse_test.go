@@ -189,20 +189,26 @@ func TestViewsText(t *testing.T) {
 	}
 }
 
-func TestPidSet(t *testing.T) {
-	s := newPidSet(4194304)
-	for _, p := range []int{1, 63, 64, 4194303} {
+func TestPidSetGrowsPastPidMax(t *testing.T) {
+	s := newPidSet(32768)
+	// A process started before pid_max was lowered keeps a larger PID.
+	for _, p := range []int{1, 63, 64, 32767, 4194303} {
 		s.add(p)
 	}
-	for _, p := range []int{1, 63, 64, 4194303} {
+	for _, p := range []int{1, 63, 64, 32767, 4194303} {
 		if !s.has(p) {
 			t.Errorf("missing %d", p)
 		}
 	}
-	for _, p := range []int{0, 2, 65, 4194302, 4194304, -1} {
+	for _, p := range []int{0, 2, 65, 32768, 4194302, 4194304, -1} {
 		if s.has(p) {
 			t.Errorf("has %d", p)
 		}
+	}
+	var got []int
+	s.each(func(p int) { got = append(got, p) })
+	if !slices.Equal(got, []int{1, 63, 64, 32767, 4194303}) {
+		t.Errorf("each = %v", got)
 	}
 }
 

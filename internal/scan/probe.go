@@ -17,14 +17,14 @@ func probeLeader(pid int) bool {
 
 // sweep probes every PID from 1 to pidMax-1 with probeLeader, split across
 // workers, and returns the set of those that answered.
-func sweep(pidMax, workers int) pidSet {
+func sweep(pidMax, workers int) *pidSet {
 	set := newPidSet(pidMax)
 	if workers < 1 {
 		workers = 1
 	}
 	// Workers own interleaved 64-PID words, so that they never write the
 	// same word and the set needs no lock.
-	words := len(set)
+	words := len(set.w)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -42,7 +42,7 @@ func sweep(pidMax, workers int) pidSet {
 						word |= 1 << b
 					}
 				}
-				set[i] = word
+				set.w[i] = word
 			}
 		}(w)
 	}

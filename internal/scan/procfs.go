@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"strconv"
 	"strings"
@@ -15,19 +16,35 @@ import (
 // on every Linux architecture's user ABI.
 const clockTicks = 100
 
-// pidSet is a bitmap of PIDs up to pid_max.
-type pidSet []uint64
+// pidSet is a bitmap of PIDs. It grows as needed: processes started
+// before pid_max was lowered keep PIDs above it.
+type pidSet struct{ w []uint64 }
 
-func newPidSet(max int) pidSet { return make(pidSet, max/64+1) }
+func newPidSet(max int) *pidSet { return &pidSet{w: make([]uint64, max/64+1)} }
 
-func (s pidSet) add(p int) {
-	if p >= 0 && p/64 < len(s) {
-		s[p/64] |= 1 << (p % 64)
+func (s *pidSet) add(p int) {
+	if p < 0 {
+		return
 	}
+	if i := p / 64; i >= len(s.w) {
+		s.w = append(s.w, make([]uint64, i+1-len(s.w))...)
+	}
+	s.w[p/64] |= 1 << (p % 64)
 }
 
-func (s pidSet) has(p int) bool {
-	return p >= 0 && p/64 < len(s) && s[p/64]&(1<<(p%64)) != 0
+func (s *pidSet) has(p int) bool {
+	return p >= 0 && p/64 < len(s.w) && s.w[p/64]&(1<<(p%64)) != 0
+}
+
+// each calls fn with every PID in the set, in order.
+func (s *pidSet) each(fn func(pid int)) {
+	for i, w := range s.w {
+		for w != 0 {
+			b := bits.TrailingZeros64(w)
+			w &^= 1 << b
+			fn(i*64 + b)
+		}
+	}
 }
 
 // listPids reads the numeric entries of a procfs directory with getdents64,

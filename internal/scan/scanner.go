@@ -163,6 +163,19 @@ func (s *Scanner) Scan(ctx context.Context) (*Report, error) {
 	}
 	sw := time.Now()
 	vp.probe = sweep(pidMax, s.opts.Workers)
+	// PIDs above pid_max (it was lowered since they started) are probed
+	// one by one.
+	probeAbove := func(p int) {
+		if p >= pidMax && probeLeader(p) {
+			vp.probe.add(p)
+		}
+	}
+	for _, p := range pids {
+		probeAbove(p)
+	}
+	for p := range vp.kernel {
+		probeAbove(p)
+	}
 	r.Stats.Sweep = time.Since(sw)
 	if err := ctx.Err(); err != nil {
 		return nil, err
