@@ -137,3 +137,17 @@ func TestTableStaysBoundedUnderAForkStorm(t *testing.T) {
 		t.Errorf("table has %d processes, dropped %d; want 1000 and 3999", tbl.Len(), tbl.Dropped)
 	}
 }
+
+// A fork whose parent the table never saw (dropped or started before the
+// snapshot) must give a usable process: its first open once crashed the
+// agent on a nil fd table.
+func TestOpenByAChildOfAnUnknownParent(t *testing.T) {
+	tr := newTestTranslator()
+	fork := &sensor.Record{Kind: sensor.KindFork, Tid: 300, Tgid: 300}
+	fork.Process.Tid, fork.Process.Tgid, fork.Process.PPid, fork.Process.CallerTgid = 300, 300, 299, 299
+	tr.Apply(fork)
+	e, p := tr.Apply(openRec(300, "/tmp/x", "/tmp/x", hostNS, 5))
+	if e == nil || p.FDs[5] == nil || p.FDs[5].Name != "/tmp/x" {
+		t.Fatalf("open by the orphan child: event %v, fds %v", e, p.FDs)
+	}
+}

@@ -63,10 +63,9 @@ const (
 	blockFramesLen = 12 // header + trailing length
 	evtHeaderV1    = 22 // ts, tid, len, type
 	evtHeaderV2    = 26 // ts, tid, len, type, nparams
-	// maxEventParams bounds the parameters of one event block; the newest
-	// event has 32, the old v1 blocks derive the count and never exceed
-	// the table's.
-	maxEventParams = 64
+	// maxEventParams bounds the parameters of one event block, as
+	// libscap's PPM_MAX_EVENT_PARAMS does (the largest event has 32).
+	maxEventParams = 32
 	// maxSmallEvent is libscap's bound on an event block that is not of a
 	// "large" type: the 64 KiB read buffer.
 	maxSmallEvent = 1 << 16

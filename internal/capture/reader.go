@@ -76,7 +76,8 @@ const readBufSize = 1 << 16
 // by remembering how many it has seen.
 type Reader struct {
 	opts       Options
-	br         *bufio.Reader
+	br         source
+	mapped     *mapped
 	gz         *gzip.Reader
 	file       *os.File
 	compressed bool
@@ -101,13 +102,24 @@ type Reader struct {
 	activity bool // an event other than a container record was read
 }
 
-// Open opens a capture file.
+// Open opens a capture file. An uncompressed file is mapped into memory
+// and decoded in place; it must not be truncated while it is read.
 func Open(path string, opts *Options) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewReader(f, opts)
+	var r *Reader
+	if m := mapFile(f); m != nil {
+		r, err = newReader(m, opts, false)
+		if err != nil {
+			m.close()
+		} else {
+			r.mapped = m
+		}
+	} else {
+		r, err = NewReader(f, opts)
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -119,18 +131,25 @@ func Open(path string, opts *Options) (*Reader, error) {
 // NewReader reads the section header and the tables that precede the
 // first event. A gzip-compressed stream is decompressed transparently.
 func NewReader(src io.Reader, opts *Options) (*Reader, error) {
-	r := &Reader{opts: opts.withDefaults(), byTid: map[int64]*ThreadInfo{}}
 	br := bufio.NewReaderSize(src, readBufSize)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, &FormatError{Offset: 0, Compressed: true, Msg: "bad gzip header", Err: err}
 		}
+		r, err := newReader(bufio.NewReaderSize(gz, readBufSize), opts, true)
+		if err != nil {
+			return nil, err
+		}
 		r.gz = gz
-		r.compressed = true
-		br = bufio.NewReaderSize(gz, readBufSize)
+		return r, nil
 	}
-	r.br = br
+	return newReader(br, opts, false)
+}
+
+// newReader reads the tables of a capture from src.
+func newReader(src source, opts *Options, compressed bool) (*Reader, error) {
+	r := &Reader{opts: opts.withDefaults(), byTid: map[int64]*ThreadInfo{}, br: src, compressed: compressed}
 	if err := r.readSectionStart(); err != nil {
 		return nil, err
 	}
@@ -144,6 +163,9 @@ func NewReader(src io.Reader, opts *Options) (*Reader, error) {
 func (r *Reader) Close() error {
 	if r.gz != nil {
 		r.gz.Close()
+	}
+	if r.mapped != nil {
+		r.mapped.close()
 	}
 	if r.file != nil {
 		return r.file.Close()

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -363,5 +364,62 @@ func TestGzipCaptureReportsUncompressedOffsets(t *testing.T) {
 	fe := formatError(t, err)
 	if !fe.Compressed || fe.Offset != 28 || !strings.Contains(err.Error(), "uncompressed") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// Open maps uncompressed files; a damaged file read that way fails the
+// same way as a stream, and a compressed one is still read as a stream.
+func TestOpenMappedAndCompressed(t *testing.T) {
+	good := build(t, openExit(3, "/a", 1), openExit(4, "/b", 1))
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(good)
+	zw.Close()
+	for _, tt := range []struct {
+		name, path string
+		events     int
+		err        string
+	}{
+		{"plain", write("plain.scap", good), 2, ""},
+		{"gzip", write("gz.scap", gz.Bytes()), 2, ""},
+		{"truncated", write("cut.scap", good[:len(good)-5]), 1, "truncated"},
+		{"empty", write("empty.scap", nil), 0, "empty file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Open(tt.path, nil)
+			if err != nil {
+				if tt.err == "" || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Open: %v", err)
+				}
+				return
+			}
+			defer r.Close()
+			var ev Event
+			n := 0
+			for {
+				err = r.Next(&ev)
+				if err != nil {
+					break
+				}
+				n++
+			}
+			if n != tt.events {
+				t.Errorf("%d events, want %d", n, tt.events)
+			}
+			if tt.err == "" && err != io.EOF || tt.err != "" && !strings.Contains(fmt.Sprint(err), tt.err) {
+				t.Errorf("error %v, want %q", err, tt.err)
+			}
+			if got := r.Compressed(); got != (tt.name == "gzip") {
+				t.Errorf("Compressed() = %v", got)
+			}
+		})
 	}
 }

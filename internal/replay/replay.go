@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"unsafe"
 
@@ -30,6 +31,10 @@ type Options struct {
 	// Falco do not show (internal bookkeeping, state-only events of a
 	// filtered capture, the capture's container preamble).
 	AllEvents bool
+	// Sequential reads and evaluates in one goroutine. By default, when
+	// GOMAXPROCS allows, one goroutine reads and decodes while another
+	// keeps state and runs the rules.
+	Sequential bool
 	// Observe, when set, sees every event that goes to the rules, after
 	// state has been applied (to print events, as `sysdig -p` does). The
 	// context and the event are reused: copy what must be kept.
@@ -187,8 +192,61 @@ func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, erro
 	r.seedUsers(cr.Users, cr.Groups)
 	r.seedThreads(cr.Threads)
 
-	// One goroutine reads and decodes the capture and passes on the
-	// events something needs; this one keeps state and runs the rules.
+	var err error
+	if runtime.GOMAXPROCS(0) > 1 && !r.opts.Sequential {
+		err = r.pipelined(cr)
+	} else {
+		err = r.sequential(cr)
+	}
+	r.stats.Reader = cr.Stats
+	r.stats.Pairs = r.pairer.Stats
+	r.stats.Pairs.Unpaired += uint64(r.pairer.Pending())
+	if errors.Is(err, io.EOF) {
+		return r.stats, nil
+	}
+	return r.stats, err
+}
+
+// skip reports whether nothing needs ev (no state change, no rule for
+// its type), counting it as the event it would make.
+func (r *Replayer) skip(ev *capture.Event, events, shown *uint64) bool {
+	if r.interesting[ev.Code] && !r.genericUnneeded(ev) {
+		return false
+	}
+	if ev.Info.IsExit() || ev.Info.Standalone() {
+		*events++
+		if r.opts.AllEvents || ev.Shown() {
+			*shown++
+		}
+	}
+	return true
+}
+
+// sequential reads and handles events in this goroutine.
+func (r *Replayer) sequential(cr *capture.Reader) error {
+	threads, users, groups := len(cr.Threads), len(cr.Users), len(cr.Groups)
+	var ev capture.Event
+	var sc capture.Syscall
+	for {
+		if err := cr.Next(&ev); err != nil {
+			return err
+		}
+		if len(cr.Threads) > threads || len(cr.Users) > users || len(cr.Groups) > groups {
+			// A later section brought new tables.
+			r.seedUsers(cr.Users[users:], cr.Groups[groups:])
+			r.seedThreads(cr.Threads[threads:])
+			threads, users, groups = len(cr.Threads), len(cr.Users), len(cr.Groups)
+		}
+		if !r.skip(&ev, &r.stats.Events, &r.stats.Shown) && r.pairer.Add(&ev, &sc) {
+			r.handle(&sc)
+		}
+	}
+}
+
+// pipelined reads and decodes the capture in a second goroutine, which
+// passes on the events something needs; this one keeps state and runs the
+// rules.
+func (r *Replayer) pipelined(cr *capture.Reader) error {
 	full := make(chan *batch, 4)
 	empty := make(chan *batch, 5)
 	go r.read(cr, full, empty)
@@ -211,15 +269,12 @@ func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, erro
 			err = b.err
 		}
 		b.reset()
-		empty <- b
+		select {
+		case empty <- b:
+		default: // enough spares already
+		}
 	}
-	r.stats.Reader = cr.Stats
-	r.stats.Pairs = r.pairer.Stats
-	r.stats.Pairs.Unpaired += uint64(r.pairer.Pending())
-	if errors.Is(err, io.EOF) {
-		return r.stats, nil
-	}
-	return r.stats, err
+	return err
 }
 
 // batchSize is the number of events handed from the reading goroutine
@@ -274,14 +329,7 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 			b.groups = append([]capture.Group(nil), cr.Groups[groups:]...)
 			threads, users, groups = len(cr.Threads), len(cr.Users), len(cr.Groups)
 		}
-		if !r.interesting[ev.Code] || r.genericUnneeded(&ev) {
-			// Nothing reads it: count it as the event it would make.
-			if ev.Info.IsExit() || ev.Info.Standalone() {
-				b.skipped++
-				if r.opts.AllEvents || ev.Shown() {
-					b.skippedShown++
-				}
-			}
+		if r.skip(&ev, &b.skipped, &b.skippedShown) {
 			continue
 		}
 		b.events[b.n].CopyFrom(&ev)

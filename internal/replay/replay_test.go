@@ -415,3 +415,28 @@ func repeatCapture(b testing.TB, path string, n int) []byte {
 	}
 	return buf.Bytes()
 }
+
+// Reading in a second goroutine changes nothing: same alerts, same counts.
+func TestSequentialAndPipelinedAgree(t *testing.T) {
+	eng := load(t, knownRules(t), stableRules(t))
+	for _, f := range captures(t) {
+		var results [2]struct {
+			st     Stats
+			alerts []string
+		}
+		for i, seq := range []bool{true, false} {
+			res := &results[i]
+			st, err := File(f, eng, Options{Sequential: seq}, func(a *output.Alert) {
+				res.alerts = append(res.alerts, a.Rule+": "+a.Message)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.st = st
+		}
+		if !slices.Equal(results[0].alerts, results[1].alerts) || results[0].st != results[1].st {
+			t.Errorf("%s: sequential %+v %v\npipelined %+v %v", filepath.Base(f),
+				results[0].st, results[0].alerts, results[1].st, results[1].alerts)
+		}
+	}
+}

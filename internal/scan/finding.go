@@ -74,10 +74,11 @@ func (f *Finding) Event() *event.Event {
 // Lines returns the finding's facts as "label: value" lines for a
 // readable report, in a fixed order.
 func (f *Finding) Lines() []string {
-	var out []string
+	type line struct{ label, value string }
+	var lines []line
 	add := func(label, v string) {
 		if v != "" {
-			out = append(out, fmt.Sprintf("%-10s %s", label+":", v))
+			lines = append(lines, line{label, v})
 		}
 	}
 	p := f.Process
@@ -98,6 +99,14 @@ func (f *Finding) Lines() []string {
 	keys := slices.Sorted(maps.Keys(f.Detail))
 	for _, k := range keys {
 		add(k, f.Detail[k])
+	}
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l.label)+1)
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = fmt.Sprintf("%-*s %s", width, l.label+":", l.value)
 	}
 	return out
 }

@@ -110,6 +110,8 @@ func (t *Table) Fork(parentPid, childPid, childTid int64, thread bool, ts int64)
 	child := &Process{Pid: childPid, Tid: childPid, PPid: parentPid, Parent: parent, StartTime: ts, LoginUID: -1}
 	if parent != nil {
 		child.inherit(parent)
+	} else {
+		child.FDs = map[int64]*event.FD{}
 	}
 	t.procs[childPid] = child
 	return child
