@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -74,6 +76,7 @@ type Counters struct {
 	Events  atomic.Uint64 // events evaluated
 	Alerts  atomic.Uint64
 	Errors  atomic.Uint64 // records that failed to decode
+	Panics  atomic.Uint64 // records whose processing panicked (a bug; logged)
 }
 
 // Loop runs events from a sensor through an engine.
@@ -162,23 +165,38 @@ func (l *Loop) Run(ctx context.Context) error {
 			return fmt.Errorf("agent: %w", err)
 		}
 		l.Counters.Records.Add(1)
-		e, p := l.Translator.Apply(&rec)
-		if e == nil {
-			continue
-		}
-		l.Counters.Events.Add(1)
-		if byType != nil && int(e.Type) < len(byType) {
-			if byType[e.Type] == nil {
-				byType[e.Type] = l.Metrics.EventCounter(e.Type.String())
+		l.process(&rec, &c, waited, byType, emit)
+	}
+}
+
+// process handles one record. A panic here is a bug in truesight; it is
+// counted and logged with its stack once, and the agent keeps watching
+// instead of going blind.
+func (l *Loop) process(rec *sensor.Record, c *fields.Ctx, waited map[string]bool, byType []prometheus.Counter, emit func(*engine.Rule)) {
+	defer func() {
+		if r := recover(); r != nil {
+			if l.Counters.Panics.Add(1) == 1 {
+				fmt.Fprintf(os.Stderr, "truesight: bug: panic while handling a %s record (further ones are only counted): %v\n%s\n",
+					rec.Kind, r, debug.Stack())
 			}
-			byType[e.Type].Inc()
 		}
-		c.Evt, c.Proc = e, p
-		l.awaitMetadata(&c, waited)
-		l.Engine.Load().Match(&c, emit)
-		if l.OnEvent != nil {
-			l.OnEvent(e, p)
+	}()
+	e, p := l.Translator.Apply(rec)
+	if e == nil {
+		return
+	}
+	l.Counters.Events.Add(1)
+	if byType != nil && int(e.Type) < len(byType) {
+		if byType[e.Type] == nil {
+			byType[e.Type] = l.Metrics.EventCounter(e.Type.String())
 		}
+		byType[e.Type].Inc()
+	}
+	c.Evt, c.Proc = e, p
+	l.awaitMetadata(c, waited)
+	l.Engine.Load().Match(c, emit)
+	if l.OnEvent != nil {
+		l.OnEvent(e, p)
 	}
 }
 

@@ -255,6 +255,9 @@ everything, and prints event and drop counts on stderr.`,
 			closeErr := s.Close()
 			fmt.Fprintf(stderr, "truesight: stopped: %d events, %d alerts, %d kernel drops, %d undecodable records\n",
 				loop.Counters.Events.Load(), loop.Counters.Alerts.Load(), st.Drops, loop.Counters.Errors.Load())
+			if n := loop.Counters.Panics.Load(); n > 0 {
+				fmt.Fprintf(stderr, "truesight: %d records hit a bug and were skipped (see the first stack above)\n", n)
+			}
 			if runErr != nil {
 				return &exitError{code: 2, err: runErr}
 			}

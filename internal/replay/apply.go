@@ -745,6 +745,10 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 	if child == nil {
 		return nil
 	}
+	if child.FDs == nil {
+		// A child of a parent the table does not have inherits no fds.
+		child.FDs = map[int64]*event.FD{}
+	}
 	r.fillFromClone(sc, child)
 	return child
 }
