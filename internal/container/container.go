@@ -69,7 +69,7 @@ func IDFromCgroup(path string) string {
 		}
 		// Under podman's cgroupfs parent a bare id is a pod, not a
 		// container (its conmon lives in /libpod_parent/<pod>/conmon).
-		if c := idOfComponent(comp); c != "" && !(prev == "libpod_parent" && c == comp) {
+		if c := idOfComponent(comp); c != "" && (prev != "libpod_parent" || c != comp) {
 			id = c
 		}
 		prev = comp
