@@ -9,8 +9,10 @@ GOBIN="$(go env GOPATH)/bin"
 
 # Debian packages the tests use: real containers (podman, runc, a static
 # busybox for the test image), gcc for the C helpers the tests compile,
-# sysdig to cross-check capture files, util-linux for unshare.
-apt_pkgs=(git ca-certificates gcc libc6-dev podman runc busybox-static util-linux sysdig)
+# sysdig to cross-check capture files, util-linux for unshare, procps for
+# a dynamically linked ps in the scanner tests, containerd for the runtime
+# client tests.
+apt_pkgs=(git ca-certificates gcc libc6-dev podman runc busybox-static util-linux procps sysdig containerd)
 missing=()
 for p in "${apt_pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -90,6 +91,11 @@ type Loop struct {
 	Emit func(a *output.Alert)
 	// Containers, when set, supplies container metadata to fields.
 	Containers *container.Registry
+	// LoaderConfigWritten, when set, is called (from the loop; it must not
+	// block) after a successful write, rename, link, unlink or truncate of
+	// the dynamic loader's configuration: /etc/ld.so.preload, ld.so.conf and
+	// ld.so.conf.d, in any root.
+	LoaderConfigWritten func()
 	// Metrics, when set, counts events by type.
 	Metrics *web.Metrics
 	// OnEvent, when set, sees every event after evaluation (capture).
@@ -182,7 +188,7 @@ func (l *Loop) process(rec *sensor.Record, c *fields.Ctx, waited map[string]bool
 		}
 	}()
 	e, p := l.Translator.Apply(rec)
-	if e == nil {
+	if e == nil || (p != nil && p.Own) {
 		return
 	}
 	l.Counters.Events.Add(1)
@@ -191,6 +197,9 @@ func (l *Loop) process(rec *sensor.Record, c *fields.Ctx, waited map[string]bool
 			byType[e.Type] = l.Metrics.EventCounter(e.Type.String())
 		}
 		byType[e.Type].Inc()
+	}
+	if l.LoaderConfigWritten != nil && touchesLoaderConfig(e) {
+		l.LoaderConfigWritten()
 	}
 	c.Evt, c.Proc = e, p
 	l.awaitMetadata(c, waited)
@@ -213,4 +222,41 @@ func (l *Loop) Reload(load func() (*engine.Engine, error)) error {
 	}
 	l.Engine.Store(next)
 	return nil
+}
+
+// loaderConfigChangers are the event types that can change a file's content
+// or name without an open for writing.
+var loaderConfigChangers = func() map[event.Type]bool {
+	m := map[event.Type]bool{}
+	for _, n := range []string{"rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "unlink", "unlinkat", "truncate", "ftruncate"} {
+		m[event.MustType(n)] = true
+	}
+	return m
+}()
+
+var openTypes = map[event.Type]bool{event.MustType("open"): true, event.MustType("openat"): true, event.MustType("openat2"): true, event.MustType("creat"): true}
+
+// touchesLoaderConfig reports whether a successful event wrote, replaced or
+// removed the loader's preload file or search-path configuration.
+func touchesLoaderConfig(e *event.Event) bool {
+	if !e.HasRes || e.Res < 0 {
+		return false
+	}
+	switch {
+	case openTypes[e.Type]:
+		if e.FD == nil || e.FD.Flags&3 == 0 && e.Type != event.MustType("creat") {
+			if f, ok := e.Param("flags"); !ok || f.Num&3 == 0 {
+				return false
+			}
+		}
+		return e.FD != nil && isLoaderConfig(e.FD.Name)
+	case loaderConfigChangers[e.Type]:
+		return isLoaderConfig(e.Paths[0]) || isLoaderConfig(e.Paths[1]) ||
+			(e.FD != nil && isLoaderConfig(e.FD.Name))
+	}
+	return false
+}
+
+func isLoaderConfig(path string) bool {
+	return path == "/etc/ld.so.preload" || path == "/etc/ld.so.conf" || strings.HasPrefix(path, "/etc/ld.so.conf.d/")
 }

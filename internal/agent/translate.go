@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/netip"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -33,6 +34,8 @@ type Translator struct {
 
 	types map[int]event.Type
 
+	// SelfPid is the agent's own pid: its children are marked Own.
+	SelfPid int64
 	// SeenContainer, when set, is told every container id a process is
 	// found in, so metadata can be fetched before a rule needs it.
 	SeenContainer func(fullID string)
@@ -41,7 +44,7 @@ type Translator struct {
 // NewTranslator returns a translator over a table. hostMntNS is the mount
 // namespace inode of the host (the agent's own).
 func NewTranslator(t *state.Table, u *state.Users, hostMntNS uint32) *Translator {
-	tr := &Translator{Table: t, Users: u, mntns: map[uint32]string{}, hostMntNS: hostMntNS, types: map[int]event.Type{}}
+	tr := &Translator{Table: t, Users: u, mntns: map[uint32]string{}, hostMntNS: hostMntNS, types: map[int]event.Type{}, SelfPid: int64(os.Getpid())}
 	if hostMntNS != 0 {
 		tr.mntns[hostMntNS] = container.HostID
 	}
@@ -165,6 +168,9 @@ func (t *Translator) Apply(r *sensor.Record) (*event.Event, *state.Process) {
 			}
 		}
 		child := t.Table.Fork(parent, int64(pr.Tgid), int64(pr.Tid), thread, r.Time)
+		if child != nil && !thread && parent == t.SelfPid {
+			child.Own = true
+		}
 		if child != nil && !thread && pr.Comm != "" {
 			child.VPid, child.VTid = int64(pr.VPid), int64(pr.VTid)
 		}
@@ -184,6 +190,11 @@ func (t *Translator) Apply(r *sensor.Record) (*event.Event, *state.Process) {
 		t.fill(p, &pr.ProcessInfo)
 		if parent := t.Table.Get(p.PPid); parent != nil && p.Parent != parent {
 			p.Parent = parent
+		}
+		// The sensor does not report the agent's own forks, so its
+		// children first appear here.
+		if p.PPid == t.SelfPid || (p.Parent != nil && p.Parent.Own) {
+			p.Own = true
 		}
 		return nil, nil
 	case sensor.KindExit:
@@ -237,6 +248,7 @@ func (t *Translator) process(r *sensor.Record) *state.Process {
 		MntNS: uint64(task.MntNS), PidNS: uint64(task.PidNS), FDs: map[int64]*event.FD{}}
 	p.SetComm(task.Comm)
 	p.Parent = t.Table.Get(p.PPid)
+	p.Own = p.PPid == t.SelfPid || (p.Parent != nil && p.Parent.Own)
 	if t.Table.Put(p) && t.Users != nil {
 		t.Users.Resolve(p)
 	}

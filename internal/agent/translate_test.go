@@ -151,3 +151,28 @@ func TestOpenByAChildOfAnUnknownParent(t *testing.T) {
 		t.Fatalf("open by the orphan child: event %v, fds %v", e, p.FDs)
 	}
 }
+
+func TestChildrenOfTheAgentAreMarkedOwn(t *testing.T) {
+	tr := newTestTranslator()
+	tr.SelfPid = 500
+	tr.Apply(execRec(500, 1, hostNS, "/", "truesight", "run"))
+	fork := &sensor.Record{Kind: sensor.KindFork, Tid: 501, Tgid: 501}
+	fork.Process.Tid, fork.Process.Tgid, fork.Process.PPid, fork.Process.CallerTgid = 501, 501, 500, 500
+	tr.Apply(fork)
+	tr.Apply(execRec(501, 500, hostNS, "/", "ps", "-A"))
+	grandchild := &sensor.Record{Kind: sensor.KindFork, Tid: 502, Tgid: 502}
+	grandchild.Process.Tid, grandchild.Process.Tgid, grandchild.Process.PPid, grandchild.Process.CallerTgid = 502, 502, 501, 501
+	tr.Apply(grandchild)
+	// The kernel does not report the agent's own forks: a child may first
+	// appear at its exec.
+	tr.Apply(execRec(510, 500, hostNS, "/", "ls", "-1a", "/proc"))
+	if !tr.Table.Get(510).Own {
+		t.Error("a child first seen at exec is not marked own")
+	}
+	other := &sensor.Record{Kind: sensor.KindFork, Tid: 601, Tgid: 601}
+	other.Process.Tid, other.Process.Tgid, other.Process.PPid, other.Process.CallerTgid = 601, 601, 1, 1
+	tr.Apply(other)
+	if !tr.Table.Get(501).Own || !tr.Table.Get(502).Own || tr.Table.Get(601).Own {
+		t.Errorf("own: child %v grandchild %v other %v", tr.Table.Get(501).Own, tr.Table.Get(502).Own, tr.Table.Get(601).Own)
+	}
+}

@@ -45,11 +45,6 @@ var (
 		{"FUTEX_TRYLOCK_PI", 8}, {"FUTEX_UNLOCK_PI", 7}, {"FUTEX_LOCK_PI", 6}, {"FUTEX_WAKE_OP", 5},
 		{"FUTEX_CMP_REQUEUE", 4}, {"FUTEX_REQUEUE", 3}, {"FUTEX_FD", 2}, {"FUTEX_WAKE", 1}, {"FUTEX_WAIT", 0},
 	}
-	pollFlags = []flagName{
-		{"POLLIN", 1 << 0}, {"POLLPRI", 1 << 1}, {"POLLOUT", 1 << 2}, {"POLLRDHUP", 1 << 3},
-		{"POLLERR", 1 << 4}, {"POLLHUP", 1 << 5}, {"POLLNVAL", 1 << 6}, {"POLLRDNORM", 1 << 7},
-		{"POLLRDBAND", 1 << 8}, {"POLLWRNORM", 1 << 9}, {"POLLWRBAND", 1 << 10},
-	}
 	mountFlags = []flagName{
 		{"RDONLY", 1 << 0}, {"NOSUID", 1 << 1}, {"NODEV", 1 << 2}, {"NOEXEC", 1 << 3},
 		{"SYNCHRONOUS", 1 << 4}, {"REMOUNT", 1 << 5}, {"MANDLOCK", 1 << 6}, {"DIRSYNC", 1 << 7},

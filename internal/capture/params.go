@@ -45,6 +45,13 @@ func (e *Event) isOpenFlags(i int) bool {
 	return tables != nil && i < len(tables) && len(tables[i]) > 0 && &tables[i][0] == &fileFlags[0]
 }
 
+// isCloneFlags reports whether parameter i is a clone's flags, whose
+// number truesight carries in the kernel's encoding.
+func (e *Event) isCloneFlags(i int) bool {
+	tables := paramTables[e.Code]
+	return tables != nil && i < len(tables) && len(tables[i]) > 0 && &tables[i][0] == &cloneFlags[0]
+}
+
 // Uint returns parameter i as an unsigned number of its encoded width
 // (1, 2, 4 or 8 bytes), and false when it has another width.
 func (e *Event) Uint(i int) (uint64, bool) {
@@ -95,8 +102,9 @@ func (e *Event) ParamText(i int) (string, int64) {
 // evt.arg.<name>, to dst and returns its numeric value: flags as their
 // names (O_WRONLY|O_CREAT), errno values as names (ENOENT) when negative,
 // fds and pids as numbers, paths as text, socket tuples as
-// "sip:sport->dip:dport". The number of an open's flags is converted to the
-// kernel's O_* encoding; other numbers are as captured.
+// "sip:sport->dip:dport". The numbers of an open's and a clone's flags are
+// converted to the kernel's encoding, as the live sensor reports them;
+// other numbers are as captured.
 func (e *Event) AppendParam(dst []byte, i int) ([]byte, int64) {
 	p := e.Param(i)
 	info, ok := e.ParamInfo(i)
@@ -139,6 +147,8 @@ func (e *Event) AppendParam(dst []byte, i int) ([]byte, int64) {
 		num := int64(v)
 		if e.isOpenFlags(i) {
 			num = int64(OpenFlagsToKernel(uint32(v)))
+		} else if e.isCloneFlags(i) {
+			num = int64(CloneFlagsToKernel(uint32(v)))
 		}
 		if tables := paramTables[e.Code]; tables != nil && tables[i] != nil {
 			if out, ok := appendFlags(dst, tables[i], uint32(v)); ok {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -113,7 +114,7 @@ func Open(path string, opts *Options) (*Reader, error) {
 	if m := mapFile(f); m != nil {
 		r, err = newReader(m, opts, false)
 		if err != nil {
-			m.close()
+			_ = m.close() // the read error is the one to report
 		} else {
 			r.mapped = m
 		}
@@ -159,18 +160,20 @@ func newReader(src source, opts *Options, compressed bool) (*Reader, error) {
 	return r, nil
 }
 
-// Close releases the file opened by Open.
+// Close releases the file opened by Open. Events read before keep no
+// reference to it only if they were cloned.
 func (r *Reader) Close() error {
+	var errs []error
 	if r.gz != nil {
-		r.gz.Close()
+		errs = append(errs, r.gz.Close())
 	}
 	if r.mapped != nil {
-		r.mapped.close()
+		errs = append(errs, r.mapped.close())
 	}
 	if r.file != nil {
-		return r.file.Close()
+		errs = append(errs, r.file.Close())
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Compressed reports whether the capture is gzip-compressed.
@@ -222,7 +225,9 @@ func (r *Reader) readBody(typ, length uint32, start int64, limit int) ([]byte, e
 		if err != nil {
 			return nil, r.truncated(start, typ, length, len(b), err)
 		}
-		r.br.Discard(int(n))
+		if _, err := r.br.Discard(int(n)); err != nil {
+			return nil, r.truncated(start, typ, length, len(b), err)
+		}
 		body = b
 	} else {
 		// Grow the buffer as the data arrives, so a huge length in a
@@ -441,7 +446,9 @@ func (r *Reader) nextFast(ev *Event) (bool, error) {
 			return false, nil // let the general path report it
 		}
 		start := r.off
-		r.br.Discard(length)
+		if _, err := r.br.Discard(length); err != nil {
+			return false, nil
+		}
 		r.off += int64(length)
 		r.Stats.Blocks++
 		if r.accept(ev, typ, b[blockHeaderLen:length-4], start) {

@@ -66,7 +66,7 @@ func build(t testing.TB, events ...func(w *Writer)) []byte {
 	return buf.Bytes()
 }
 
-func event(code uint16, tid int64, params ...[]byte) func(w *Writer) {
+func evt(code uint16, tid int64, params ...[]byte) func(w *Writer) {
 	return func(w *Writer) {
 		if err := w.WriteEvent(1, 0, 1_700_000_000_000_000_000, tid, code, params); err != nil {
 			panic(err)
@@ -75,7 +75,7 @@ func event(code uint16, tid int64, params ...[]byte) func(w *Writer) {
 }
 
 func openExit(fd int64, name string, flags uint32) func(w *Writer) {
-	return event(codeOpenX, 42, le(fd), cstr(name), le(flags), le(uint32(0o644)), le(uint32(0x2d)), le(uint64(7)))
+	return evt(codeOpenX, 42, le(fd), cstr(name), le(flags), le(uint32(0o644)), le(uint32(0x2d)), le(uint64(7)))
 }
 
 func readAll(t testing.TB, data []byte) ([]*Event, *Reader, error) {
@@ -114,17 +114,17 @@ func TestParamText(t *testing.T) {
 		{"read-write is one name", openExit(3, "/f", 3), 2, "O_RDWR", 2},
 		{"no flags", openExit(3, "/f", 0), 2, "O_NONE", 0},
 		{"mode in octal", openExit(3, "/f", 0), 3, "0644", 0o644},
-		{"errno by name", event(codeCloseX, 1, le(int64(-9)), le(int64(5))), 0, "EBADF", -9},
-		{"success as a number", event(codeCloseX, 1, le(int64(0)), le(int64(5))), 0, "0", 0},
-		{"socket family", event(codeSocketE, 1, le(uint32(10)), le(uint32(1)), le(uint32(0))), 0, "AF_INET6", 10},
-		{"IPv4 tuple", event(codeConnectX, 1, le(int64(-115)), le(uint8(2), "\x7f\x00\x00\x01", uint16(47192), "\x7f\x00\x00\x01", uint16(80)), le(int64(4)), le(uint8(2), "\x7f\x00\x00\x01", uint16(80))),
+		{"errno by name", evt(codeCloseX, 1, le(int64(-9)), le(int64(5))), 0, "EBADF", -9},
+		{"success as a number", evt(codeCloseX, 1, le(int64(0)), le(int64(5))), 0, "0", 0},
+		{"socket family", evt(codeSocketE, 1, le(uint32(10)), le(uint32(1)), le(uint32(0))), 0, "AF_INET6", 10},
+		{"IPv4 tuple", evt(codeConnectX, 1, le(int64(-115)), le(uint8(2), "\x7f\x00\x00\x01", uint16(47192), "\x7f\x00\x00\x01", uint16(80)), le(int64(4)), le(uint8(2), "\x7f\x00\x00\x01", uint16(80))),
 			1, "127.0.0.1:47192->127.0.0.1:80", 0},
-		{"IPv4 address", event(codeConnectX, 1, le(int64(-115)), le(uint8(2), "\x7f\x00\x00\x01", uint16(47192), "\x7f\x00\x00\x01", uint16(80)), le(int64(4)), le(uint8(2), "\x7f\x00\x00\x01", uint16(80))),
+		{"IPv4 address", evt(codeConnectX, 1, le(int64(-115)), le(uint8(2), "\x7f\x00\x00\x01", uint16(47192), "\x7f\x00\x00\x01", uint16(80)), le(int64(4)), le(uint8(2), "\x7f\x00\x00\x01", uint16(80))),
 			3, "127.0.0.1:80", 0},
-		{"unix tuple", event(codeConnectX, 1, le(int64(-2)), le(uint8(1), uint64(0), uint64(0xffff94dc817b9400), "/var/run/nscd/socket\x00"), le(int64(3))),
+		{"unix tuple", evt(codeConnectX, 1, le(int64(-2)), le(uint8(1), uint64(0), uint64(0xffff94dc817b9400), "/var/run/nscd/socket\x00"), le(int64(3))),
 			1, "0->ffff94dc817b9400 /var/run/nscd/socket", 0},
-		{"generic syscall by name", event(CodeGenericX, 1, le(uint16(296)), le(uint16(158))), 0, "arch_prctl", 296},
-		{"buffer with unprintable bytes", event(codeOf("PPME_SYSCALL_WRITE_X"), 1, le(int64(3)), []byte("ab\x00\ncd"), le(int64(1)), le(uint32(6))), 1, "ab..cd", 0},
+		{"generic syscall by name", evt(CodeGenericX, 1, le(uint16(296)), le(uint16(158))), 0, "arch_prctl", 296},
+		{"buffer with unprintable bytes", evt(codeOf("PPME_SYSCALL_WRITE_X"), 1, le(int64(3)), []byte("ab\x00\ncd"), le(int64(1)), le(uint32(6))), 1, "ab..cd", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,11 +178,11 @@ func TestEventCodes(t *testing.T) {
 // exit event has them.
 func TestPairerJoinsHalves(t *testing.T) {
 	data := build(t,
-		event(codeOpenE, 7, cstr("/etc/passwd"), le(uint32(1)), le(uint32(0))),
-		event(codeOf("PPME_SYSCALL_OPENAT_E"), 8, le(int64(-100)), cstr("x"), le(uint32(2)), le(uint32(0))),
-		event(codeOf("PPME_SYSCALL_OPENAT_X"), 8, le(int64(4))),
-		event(codeOpenX, 7, le(int64(3))),
-		event(codeOf("PPME_PROCEXIT_1_E"), 8, le(int64(0)), le(int64(0)), le(uint8(0)), le(uint8(0))),
+		evt(codeOpenE, 7, cstr("/etc/passwd"), le(uint32(1)), le(uint32(0))),
+		evt(codeOf("PPME_SYSCALL_OPENAT_E"), 8, le(int64(-100)), cstr("x"), le(uint32(2)), le(uint32(0))),
+		evt(codeOf("PPME_SYSCALL_OPENAT_X"), 8, le(int64(4))),
+		evt(codeOpenX, 7, le(int64(3))),
+		evt(codeOf("PPME_PROCEXIT_1_E"), 8, le(int64(0)), le(int64(0)), le(uint8(0)), le(uint8(0))),
 	)
 	evs, _, err := readAll(t, data)
 	if err != nil {

@@ -151,11 +151,6 @@ var (
 
 // Event codes the reader handles specially.
 var (
-	codeProcInfoE = codeOf("PPME_PROCINFO_E")
-	codeDropE     = codeOf("PPME_DROP_E")
-	codeDropX     = codeOf("PPME_DROP_X")
-	codeScapEvent = codeOf("PPME_SCAPEVENT_E")
-
 	codeContainerE      = codeOf("PPME_CONTAINER_E")
 	codeContainerJSONE  = codeOf("PPME_CONTAINER_JSON_E")
 	codeContainerJSON2E = codeOf("PPME_CONTAINER_JSON_2_E")

@@ -38,10 +38,11 @@ func mapFile(f *os.File) *mapped {
 		return nil
 	}
 	if data[0] == 0x1f && data[1] == 0x8b {
-		unix.Munmap(data)
+		_ = unix.Munmap(data) // a compressed file is read as a stream instead
 		return nil
 	}
-	unix.Madvise(data, unix.MADV_SEQUENTIAL)
+	// Only a hint: read-ahead helps, its failure does not matter.
+	_ = unix.Madvise(data, unix.MADV_SEQUENTIAL)
 	return &mapped{data: data}
 }
 

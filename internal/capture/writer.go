@@ -14,23 +14,28 @@ import (
 type WriterOptions struct {
 	// Compress writes the capture gzip-compressed, as `sysdig -z -w` does.
 	Compress bool
+	// ExitOnly makes WriteTruesightEvent write exit events alone, without
+	// the enter halves readers of the old layout need.
+	ExitOnly bool
 }
 
 // Writer writes a capture in the scap format: a section header, then
 // blocks. Tables are written as raw blocks (WriteBlock); events in the
 // current event layout (EVF version 2, with parameter counts and flags).
 type Writer struct {
+	opts  WriterOptions
 	out   io.Writer
 	bw    *bufio.Writer
 	gz    *gzip.Writer
 	buf   []byte
+	enc   []byte // parameters of WriteTruesightEvent
 	err   error
 	Count uint64 // event blocks written
 }
 
 // NewWriter starts a capture on w and writes its section header.
 func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
-	wr := &Writer{out: w}
+	wr := &Writer{out: w, opts: opts}
 	dst := w
 	if opts.Compress {
 		wr.gz = gzip.NewWriter(w)
@@ -62,10 +67,12 @@ func (w *Writer) WriteBlock(typ uint32, body []byte) error {
 	var h [blockHeaderLen]byte
 	binary.LittleEndian.PutUint32(h[0:], typ)
 	binary.LittleEndian.PutUint32(h[4:], uint32(total))
-	w.bw.Write(h[:])
-	w.bw.Write(body)
+	// bufio.Writer keeps its first error and returns it on every later
+	// write, so the last write's error covers them all.
+	_, _ = w.bw.Write(h[:])
+	_, _ = w.bw.Write(body)
 	var zero [4]byte
-	w.bw.Write(zero[:pad])
+	_, _ = w.bw.Write(zero[:pad])
 	binary.LittleEndian.PutUint32(h[0:], uint32(total))
 	_, w.err = w.bw.Write(h[:4])
 	return w.err

@@ -18,8 +18,10 @@ import (
 	"github.com/truesightsec/truesight/internal/config"
 	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
+	"github.com/truesightsec/truesight/internal/fields"
 	"github.com/truesightsec/truesight/internal/output"
 	"github.com/truesightsec/truesight/internal/rules"
+	"github.com/truesightsec/truesight/internal/scan"
 	"github.com/truesightsec/truesight/internal/sensor"
 	"github.com/truesightsec/truesight/internal/state"
 	"github.com/truesightsec/truesight/internal/web"
@@ -92,12 +94,14 @@ func engineOptions(cfg *config.Config) engine.Options {
 
 func newRunCmd() *cobra.Command {
 	var (
-		rf       ruleFlags
-		af       alertFlags
-		cfgf     configFlags
-		cf       runtimeFlags
-		duration time.Duration
-		cpuProf  string
+		rf         ruleFlags
+		af         alertFlags
+		cfgf       configFlags
+		cf         runtimeFlags
+		duration   time.Duration
+		cpuProf    string
+		scanEvery  time.Duration
+		blindSpots []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -155,9 +159,39 @@ everything, and prints event and drop counts on stderr.`,
 			go func() { _ = reg.Run(regCtx); close(regDone) }()
 			defer func() { stopReg(); <-regDone }()
 
+			var spots []scan.BlindSpot
+			for _, b := range blindSpots {
+				if b == "" {
+					continue
+				}
+				spot, err := scan.ParseBlindSpot(b)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--kernel-blind-spot: %w", err)}
+				}
+				spots = append(spots, spot)
+			}
+			// A scan runs at once after a write to the loader's
+			// configuration and when a new container appears.
+			kick := make(chan struct{}, 1)
+			kickScan := func() {
+				select {
+				case kick <- struct{}{}:
+				default:
+				}
+			}
 			table := state.NewTable(0)
 			tr := agent.NewTranslator(table, state.NewUsers(), selfMntNS())
-			tr.SeenContainer = reg.Seen
+			seen := map[string]bool{}
+			tr.SeenContainer = func(id string) {
+				reg.Seen(id)
+				if !seen[id] {
+					if len(seen) > 65536 {
+						clear(seen)
+					}
+					seen[id] = true
+					kickScan()
+				}
+			}
 			tasks, err := s.Snapshot()
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -169,12 +203,20 @@ everything, and prints event and drop counts on stderr.`,
 			metrics.ObserveSuppressed(d.Suppressed)
 			metrics.ObserveKernelDrops(func() uint64 { st, _ := s.Stats(); return st.Drops })
 			metrics.ObserveProcessTable(table.Len)
+			emitAlert := func(a *output.Alert) {
+				metrics.Alert(a.Rule, a.Priority)
+				d.Send(a)
+			}
 			loop := &agent.Loop{Sensor: s, Translator: tr, Hostname: host, Containers: reg, Metrics: metrics,
-				Emit: func(a *output.Alert) {
-					metrics.Alert(a.Rule, a.Priority)
-					d.Send(a)
-				}}
+				Emit: emitAlert, LoaderConfigWritten: kickScan}
 			loop.Engine.Store(eng)
+			if scanEvery > 0 {
+				sc := scan.New(scan.Options{Kernel: s, KernelBlindSpots: spots, Containers: reg.Lookup})
+				go sc.Run(ctx, scanEvery, kick, func(f *scan.Finding) {
+					c := &fields.Ctx{Evt: f.Event(), Proc: f.Process, Hostname: host, Containers: reg.Lookup}
+					loop.Engine.Load().Match(c, func(r *engine.Rule) { emitAlert(r.Alert(c)) })
+				}, func(err error) { log.Warn("scan failed", "error", err) })
+			}
 			if ws := cfg.Webserver; ws.Enabled {
 				o := web.Options{Address: ws.Address(), HealthzPath: ws.K8sHealthzEndpoint, Logger: log}
 				if ws.PrometheusMetricsEnabled {
@@ -272,6 +314,8 @@ everything, and prints event and drop counts on stderr.`,
 	cfgf.register(cmd)
 	cf.register(cmd)
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (e.g. 30s); 0 runs until interrupted")
+	cmd.Flags().DurationVar(&scanEvery, "scan-interval", 30*time.Second, "how often to scan for hidden processes and preload injection (also at once after a write to the loader's configuration or a new container); 0 disables")
+	cmd.Flags().StringArrayVar(&blindSpots, "kernel-blind-spot", defaultBlindSpots, "PID:COMM of a process this platform keeps out of the BPF task views (see truesight scan)")
 	cmd.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the event loop to this file (for developers)")
 	_ = cmd.Flags().MarkHidden("cpuprofile")
 	return cmd

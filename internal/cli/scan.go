@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/fields"
 	"github.com/truesightsec/truesight/internal/output"
@@ -25,6 +28,7 @@ var defaultBlindSpots = []string{"1:process_api"}
 func newScanCmd() *cobra.Command {
 	var (
 		rf             ruleFlags
+		cf             runtimeFlags
 		format         string
 		iso8601        bool
 		noKernel       bool
@@ -52,6 +56,9 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 			}
 			var spots []scan.BlindSpot
 			for _, s := range blindSpots {
+				if s == "" {
+					continue // --kernel-blind-spot= clears the default
+				}
 				b, err := scan.ParseBlindSpot(s)
 				if err != nil {
 					return &exitError{code: 2, err: fmt.Errorf("--kernel-blind-spot: %w", err)}
@@ -80,6 +87,18 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Container names and images from the runtimes, when any answers
+			// within a moment.
+			reg := container.NewRegistry(cf.options(cmd, slog.New(slog.NewTextHandler(io.Discard, nil))))
+			regCtx, stopReg := context.WithCancel(ctx)
+			regDone := make(chan struct{})
+			go func() { _ = reg.Run(regCtx); close(regDone) }()
+			defer func() { stopReg(); <-regDone }()
+			select {
+			case <-reg.Synced():
+			case <-time.After(2 * time.Second):
+			}
+			opts.Containers = reg.Lookup
 			rep, err := scan.New(opts).Scan(ctx)
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -105,6 +124,7 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 		},
 	}
 	rf.register(cmd)
+	cf.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "text: a readable report; json: Falco's JSON alert objects, one per line")
 	cmd.Flags().BoolVar(&iso8601, "iso8601", false, "print alert times in ISO 8601")
 	cmd.Flags().BoolVar(&noKernel, "no-kernel-view", false, "do not load eBPF for the kernel's task list (compare /proc and probes only)")

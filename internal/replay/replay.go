@@ -157,7 +157,7 @@ func File(path string, eng *engine.Engine, opts Options, out func(*output.Alert)
 	if err != nil {
 		return Stats{}, err
 	}
-	defer cr.Close()
+	defer func() { _ = cr.Close() }() // read-only: nothing to lose
 	st, err := New(eng, opts).Run(cr, out)
 	if err != nil {
 		return st, fmt.Errorf("%s: %w", path, err)
@@ -371,6 +371,7 @@ func (r *Replayer) handle(sc *capture.Syscall) {
 	ev := &r.ev
 	// Set every field rather than Reset: this runs for every event.
 	ev.NParams, ev.FD, ev.Finding = 0, nil, nil
+	ev.Paths = [2]string{}
 	ev.Res, ev.HasRes = 0, false
 	r.arena = r.arena[:0]
 	ev.Num = x.Num
@@ -400,11 +401,12 @@ func (r *Replayer) handle(sc *capture.Syscall) {
 	r.ctx.Proc = proc
 	if r.opts.AllEvents || x.Shown() {
 		r.stats.Shown++
+		if r.opts.Observe != nil || r.eng != nil && r.needParams[ev.Type] {
+			r.params(sc)
+			r.paths(sc, proc)
+		}
 		if r.opts.Observe != nil {
-			r.params(sc)
 			r.opts.Observe(&r.ctx)
-		} else if r.eng != nil && r.needParams[ev.Type] {
-			r.params(sc)
 		}
 		if r.eng != nil {
 			r.eng.Match(&r.ctx, r.match)
@@ -454,7 +456,53 @@ func (r *Replayer) addParam(e *capture.Event, i int, name string) {
 	var n int64
 	r.arena, n = e.AppendParam(r.arena, i)
 	text := r.arena[start:]
-	r.ev.AddParam(name, unsafe.String(unsafe.SliceData(text), len(text)), n)
+	s := unsafe.String(unsafe.SliceData(text), len(text))
+	switch e.Info.Params[i].Type {
+	case capture.ParamFlags8, capture.ParamFlags16, capture.ParamFlags32, capture.ParamEnumFlags8,
+		capture.ParamEnumFlags16, capture.ParamEnumFlags32, capture.ParamSigType, capture.ParamMode:
+		// Names of a number: evt.args prints num(NAMES), as Falco does.
+		r.ev.AddSym(name, s, n)
+	case capture.ParamErrno:
+		if n < 0 && (len(s) == 0 || s[0] != '-') {
+			r.ev.AddSym(name, s, n) // -2(ENOENT)
+		} else {
+			r.ev.AddParam(name, s, n)
+		}
+	default:
+		r.ev.AddParam(name, s, n)
+	}
+}
+
+// paths sets the kernel-resolved forms of the event's path parameters
+// (ev.Paths), as the live sensor reports them: the source or only path in
+// the first slot, the target of a rename, link or symlink in the second;
+// relative paths against the directory fd that precedes them, or the cwd.
+func (r *Replayer) paths(sc *capture.Syscall, p *state.Process) {
+	if p == nil {
+		return
+	}
+	dirfd := int64(atFDCWD)
+	sc.Each(func(e *capture.Event, i int, pi capture.ParamInfo) bool {
+		switch pi.Type {
+		case capture.ParamFD, capture.ParamFD32:
+			if pi.Name != "fd" && pi.Name != "res" {
+				dirfd, _ = e.Int(i)
+			}
+		case capture.ParamFSPath, capture.ParamFSRelPath:
+			d := int64(atFDCWD)
+			if pi.Type == capture.ParamFSRelPath {
+				d = dirfd
+			}
+			slot := 0
+			if pi.Name == "newpath" || pi.Name == "linkpath" {
+				slot = 1
+			}
+			if r.ev.Paths[slot] == "" {
+				r.ev.Paths[slot] = resolvePath(p, d, e.String(i))
+			}
+		}
+		return true
+	})
 }
 
 // detach copies an alert's strings out of the event's arena.

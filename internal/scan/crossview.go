@@ -2,7 +2,7 @@ package scan
 
 import (
 	"fmt"
-		"strings"
+	"strings"
 
 	"github.com/truesightsec/truesight/internal/sensor"
 )

@@ -63,6 +63,10 @@ type Process struct {
 	RootIno     uint64
 	PidNSStart  int64
 
+	// Own marks the agent's own helpers (children of the agent, such as the
+	// scanner's listings inside containers): their activity is not reported.
+	Own bool
+
 	// Container is filled in asynchronously when the runtime answers.
 	Container atomic.Pointer[container.Info]
 

@@ -130,6 +130,7 @@ func (p *Process) inherit(parent *Process) {
 	p.ExeFromMemfd, p.ExeUpperLayer, p.ExeLowerLayer, p.ExeWritable = parent.ExeFromMemfd, parent.ExeUpperLayer, parent.ExeLowerLayer, parent.ExeWritable
 	p.ExeIno, p.ExeCtime, p.ExeMtime = parent.ExeIno, parent.ExeCtime, parent.ExeMtime
 	p.Cgroup, p.ContainerID = parent.Cgroup, parent.ContainerID
+	p.Own = parent.Own
 	p.MntNS, p.PidNS, p.NetNS = parent.MntNS, parent.PidNS, parent.NetNS
 	p.Root, p.RootDev, p.RootIno, p.PidNSStart = parent.Root, parent.RootDev, parent.RootIno, parent.PidNSStart
 	if c := parent.Container.Load(); c != nil {
