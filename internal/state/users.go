@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Account is one passwd or group entry.
@@ -91,36 +94,60 @@ func (u *Users) load(p *Process) *rootAccounts {
 		ra = &rootAccounts{}
 		u.roots[key] = ra
 	}
-	base := fmt.Sprintf("%s/%d/root/etc/", u.ProcRoot, p.Pid)
+	root := fmt.Sprintf("%s/%d/root", u.ProcRoot, p.Pid)
 	// Only a successful read starts the TTL: when this process has already
 	// exited, the next process of the same root tries again.
-	if refresh(&ra.passwd, base+"passwd", true) {
+	if refresh(&ra.passwd, root, "etc/passwd", true) {
 		ra.checked = time.Now()
 	}
-	refresh(&ra.group, base+"group", false)
+	refresh(&ra.group, root, "etc/group", false)
 	return ra
 }
 
 // maxAccountsFile bounds what we read of a passwd or group file.
 const maxAccountsFile = 16 << 20
 
-// refresh re-reads an accounts file when it changed; it reports whether
-// the file could be read (or was unchanged).
-func refresh(fa *fileAccounts, path string, passwd bool) bool {
-	st, err := os.Stat(path)
+// refresh re-reads an accounts file of a root when it changed; it reports
+// whether the file could be read (or was unchanged). The file is opened
+// with RESOLVE_IN_ROOT, so a symlink planted in a container cannot make the
+// agent read a file outside that container's root.
+func refresh(fa *fileAccounts, root, name string, passwd bool) bool {
+	f, err := openInRoot(root, name)
 	if err != nil {
 		return false // keep what we had: the process may have exited
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false
 	}
 	if fa.ids != nil && st.ModTime().Equal(fa.mtime) && st.Size() == fa.size {
 		return true
 	}
-	data, err := os.ReadFile(path)
+	data, err := io.ReadAll(io.LimitReader(f, maxAccountsFile+1))
 	if err != nil || len(data) > maxAccountsFile {
 		return false
 	}
 	fa.mtime, fa.size = st.ModTime(), st.Size()
 	fa.ids = ParseAccounts(data, passwd)
 	return true
+}
+
+// openInRoot opens name relative to root as if root were "/".
+func openInRoot(root, name string) (*os.File, error) {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, name, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), root+"/"+name), nil
 }
 
 // ParseAccounts reads passwd (name:x:uid:gid:gecos:home:shell) or group

@@ -50,3 +50,24 @@ func TestUsersResolveInTheProcessRoot(t *testing.T) {
 		t.Errorf("after an exited process of the same root: user %q, want admin", next.UserName)
 	}
 }
+
+// A container's /etc/passwd that is an absolute symlink resolves inside the
+// container's root, never to the host's file it names.
+func TestUsersNeverFollowASymlinkOutOfTheRoot(t *testing.T) {
+	proc := t.TempDir()
+	root := filepath.Join(proc, "7", "root")
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.MkdirAll(filepath.Join(root, "host"), 0o755)
+	os.WriteFile(filepath.Join(root, "host", "passwd"), []byte("inside:x:0:0::/:/bin/sh\n"), 0o644)
+	// Absolute link: inside the root it means <root>/host/passwd.
+	if err := os.Symlink("/host/passwd", filepath.Join(root, "etc", "passwd")); err != nil {
+		t.Fatal(err)
+	}
+	u := NewUsers()
+	u.ProcRoot = proc
+	p := &Process{Pid: 7, UID: 0, MntNS: 3}
+	u.Resolve(p)
+	if p.UserName != "inside" {
+		t.Errorf("user %q, want inside (the link resolved within the root)", p.UserName)
+	}
+}
