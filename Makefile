@@ -7,7 +7,7 @@ GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export CGO_ENABLED = 0
 export TRUESIGHT_CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
 
-.PHONY: all build test unit lint deps bench run generate check-generated fuzz clean
+.PHONY: all build test unit lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
 
 all: build
 
@@ -32,9 +32,17 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GOBIN)/golangci-lint run --timeout 10m $(PKGS)
 
+# bench runs the Go benchmarks and the live agent benchmark (root); the
+# scan and replay comparisons with unhide and sysdig are separate targets.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	bash scripts/bench-live.sh
+
+bench-scan:
+	bash scripts/bench-scan.sh
+
+bench-replay:
+	bash scripts/bench-replay.sh
 
 # run starts the agent with the embedded default rules (needs root).
 run: build
@@ -54,9 +62,12 @@ check-generated:
 	  { echo "generated eBPF files are out of date: run make generate and commit"; exit 1; }; \
 	else echo "check-generated: clang not installed, using the committed eBPF objects"; fi
 
+FUZZFLAGS ?= -fuzztime 10m -fuzzminimizetime 3s -timeout 0
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 10m ./internal/condition/
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 10m ./internal/rules/
+	$(GO) test -run '^$$' -fuzz FuzzParse $(FUZZFLAGS) ./internal/condition/
+	$(GO) test -run '^$$' -fuzz FuzzLoad $(FUZZFLAGS) ./internal/rules/
+	$(GO) test -run '^$$' -fuzz FuzzRead $(FUZZFLAGS) ./internal/capture/
+	$(GO) test -run '^$$' -fuzz FuzzDecode $(FUZZFLAGS) ./internal/sensor/
 
 clean:
 	rm -rf bin
