@@ -255,7 +255,7 @@ func TestPreloadWriteThroughProcRootNamesBothContainers(t *testing.T) {
 	target := "/proc/" + podPid + "/root/etc/ld.so.preload"
 	attacker := testenv.StartContainer(t, "ts-e2e-attacker-"+strconv.Itoa(os.Getpid()), []string{"--pod", pod}, "sh", "-c", "echo /lib/x.so >> "+target)
 	testenv.Podman(t, "wait", attacker)
-	got := a.waitFor(t, "Modify ld.so.preload of another container", nil)
+	got := a.waitFor(t, "Modify ld.so.preload of another container", func(al *output.Alert) bool { return field(al, "container.id") == attacker[:12] })
 	if len(got) != 1 {
 		for _, al := range got {
 			t.Logf("alert: %s", al.Text(output.TextOptions{}))

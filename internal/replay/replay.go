@@ -409,6 +409,15 @@ func (r *Replayer) handle(sc *capture.Syscall) {
 			r.opts.Observe(&r.ctx)
 		}
 		if r.eng != nil {
+			if fd := ev.FD; fd != nil && fd.TargetContainer == "" && proc != nil && fd.Type == event.FDFile {
+				// A capture does not record which mount namespace holds a
+				// file: it is taken to live in the process's own root, as
+				// Falco assumes.
+				fd.TargetContainer = proc.ContainerID
+				if fd.TargetContainer == "" {
+					fd.TargetContainer = container.HostID
+				}
+			}
 			r.eng.Match(&r.ctx, r.match)
 		}
 	}
