@@ -65,6 +65,9 @@ func startAgentWith(t *testing.T, srcs []rules.Source, opts engine.Options, with
 	}
 	table := state.NewTable(0)
 	tr := NewTranslator(table, state.NewUsers(), ownMntNS(t))
+	// The test process is both the agent and the workload's parent: its
+	// children must not be taken for the agent's own helpers.
+	tr.SelfPid = -1
 	if reg != nil {
 		tr.SeenContainer = reg.Seen
 	}

@@ -34,7 +34,8 @@ type Translator struct {
 
 	types map[int]event.Type
 
-	// SelfPid is the agent's own pid: its children are marked Own.
+	// SelfPid is the agent's own pid: its children are marked Own. -1
+	// disables the marking (tests that start their workload themselves).
 	SelfPid int64
 	// SeenContainer, when set, is told every container id a process is
 	// found in, so metadata can be fetched before a rule needs it.
