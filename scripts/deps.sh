@@ -12,7 +12,7 @@ GOBIN="$(go env GOPATH)/bin"
 # sysdig to cross-check capture files, util-linux for unshare, procps for
 # a dynamically linked ps in the scanner tests, containerd for the runtime
 # client tests.
-apt_pkgs=(git ca-certificates gcc libc6-dev podman runc busybox-static util-linux procps sysdig containerd)
+apt_pkgs=(git ca-certificates gcc libc6-dev podman runc catatonit busybox-static util-linux procps containerd sysdig)
 missing=()
 for p in "${apt_pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -24,7 +24,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	fi
 	echo "deps: installing ${missing[*]}"
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# podman needs its recommended network and init helpers; sysdig's
+	# recommended kernel module (dkms) is not wanted: it only reads files.
+	others=()
+	for p in "${missing[@]}"; do [ "$p" = sysdig ] || others+=("$p"); done
+	if [ "${#others[@]}" -gt 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${others[@]}" >/dev/null
+	fi
+	if [[ " ${missing[*]} " == *" sysdig "* ]]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sysdig >/dev/null
+	fi
 fi
 
 # podman on this VM kind needs the cgroupfs manager and runc (hybrid
