@@ -229,35 +229,8 @@ func buildPsImage(hiders map[string]string) error {
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
 		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
 	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	tar := exec.Command("tar", "-C", root, "-c", ".")
-	imp := exec.Command("podman", "import", "--change", "ENV=PATH=/usr/bin:/bin", "-", psImage)
-	pipe, err := tar.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	imp.Stdin = pipe
-	var stderr bytes.Buffer
-	imp.Stderr = &stderr
-	if err := tar.Start(); err != nil {
-		return err
-	}
-	if err := imp.Run(); err != nil {
-		return &importError{err, stderr.String()}
-	}
-	return tar.Wait()
+	return testenv.ImportRootfs(root, files, psImage, "/usr/bin:/bin")
 }
-
-type importError struct {
-	err    error
-	stderr string
-}
-
-func (e *importError) Error() string { return "podman import: " + e.err.Error() + ": " + e.stderr }
 
 func copyFile(src, dst string, mode os.FileMode) error {
 	b, err := os.ReadFile(src)

@@ -118,13 +118,20 @@ func buildImage() error {
 		"etc/group":  "root:x:0:\nnogroup:x:65534:\nwww:x:101:\n",
 		"etc/shadow": "root:*:19000:0:99999:7:::\n",
 	}
+	return ImportRootfs(root, files, Image, "/bin")
+}
+
+// ImportRootfs writes files (path relative to root -> content) into the
+// root filesystem at root and imports it into podman as image, with PATH
+// set to path.
+func ImportRootfs(root string, files map[string]string, image, path string) error {
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
 			return err
 		}
 	}
 	tar := exec.Command("tar", "-C", root, "-c", ".")
-	imp := exec.Command("podman", "import", "--change", "ENV=PATH=/bin", "-", Image)
+	imp := exec.Command("podman", "import", "--change", "ENV=PATH="+path, "-", image)
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
 		return err
