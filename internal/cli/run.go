@@ -89,6 +89,13 @@ func engineOptions(cfg *config.Config) engine.Options {
 	if cfg.AllMatching() {
 		o.Matching = engine.MatchAll
 	}
+	for _, a := range cfg.AppendOutput {
+		e := engine.AppendOutput{Source: a.Match.Source, Rule: a.Match.Rule, Tags: a.Match.Tags, Extra: a.ExtraOutput}
+		for _, f := range a.ExtraFields {
+			e.Fields = append(e.Fields, output.ExtraField{Name: f.Name, Value: f.Value})
+		}
+		o.Append = append(o.Append, e)
+	}
 	return o
 }
 

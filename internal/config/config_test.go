@@ -116,7 +116,7 @@ append_output:
 webserver:
   listen_port: ${PORT}
   listen_address: 0.0.0.0
-`, nil, "falco.yaml:31:3: warning: append_output: not supported by truesight; ignored")
+`, nil)
 	checks := []struct {
 		name      string
 		got, want any
@@ -299,7 +299,7 @@ func TestOverridesFollowFalcoSyntax(t *testing.T) {
 		"append_output[0].extra_fields=[evt.hostname, {home: /root}]",
 		"webserver.listen_port=9000",
 		"truesight.rate_limit={enabled: true, window: 30s, max: 2}",
-	}, "-o append_output[0].match.source=syscall: warning: append_output: not supported by truesight; ignored")
+	})
 	checks := []struct {
 		name      string
 		got, want any

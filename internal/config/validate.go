@@ -106,7 +106,6 @@ func (d *decoder) validate(c *Config) {
 		{"grpc_output.enabled", c.GRPCOutput.Enabled},
 		{"log_syslog", c.LogSyslog},
 		{"http_output.compress_uploads", h.CompressUploads},
-		{"append_output", len(c.AppendOutput) > 0},
 	} {
 		if u.set {
 			warn(u.key, "not supported by truesight; ignored")

@@ -42,6 +42,35 @@ type Options struct {
 	MinPriority rules.Priority
 	// HasMinPriority must be set for MinPriority to apply.
 	HasMinPriority bool
+	// Append adds text and fields to the output of matching rules
+	// (Falco's append_output), in order.
+	Append []AppendOutput
+}
+
+// AppendOutput is one append_output entry: rules of Source (if set) whose
+// name is Rule (if set) and that carry every tag in Tags get Extra appended
+// to their output text and Fields added to their JSON output_fields.
+type AppendOutput struct {
+	Source string
+	Rule   string
+	Tags   []string
+	Extra  string
+	Fields []output.ExtraField
+}
+
+func (a *AppendOutput) matches(name, source string, tags []string) bool {
+	if a.Source != "" && a.Source != source {
+		return false
+	}
+	if a.Rule != "" && a.Rule != name {
+		return false
+	}
+	for _, want := range a.Tags {
+		if !slices.Contains(tags, want) {
+			return false
+		}
+	}
+	return true
 }
 
 // Rule is a compiled, enabled rule.

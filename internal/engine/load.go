@@ -6,6 +6,7 @@ import (
 
 	"github.com/truesightsec/truesight/internal/event"
 	"github.com/truesightsec/truesight/internal/fields"
+	"github.com/truesightsec/truesight/internal/output"
 	"github.com/truesightsec/truesight/internal/rules"
 )
 
@@ -56,7 +57,45 @@ func Load(srcs []rules.Source, opts Options) (*Engine, *rules.Ruleset, rules.Dia
 		cr.Priority = r.Priority
 		cr.Source = src
 		cr.Tags = r.Tags
+		if err := appendOutputs(cr, r, opts.Append); err != nil {
+			diags = append(diags, rules.Diagnostic{Severity: rules.Error, File: r.File, Line: r.Line, Column: r.Column,
+				ItemKind: "rule", ItemName: r.Name, Message: "append_output: " + err.Error()})
+			return nil, rs, diags
+		}
 		list = append(list, cr)
 	}
 	return New(list, opts), rs, diags
+}
+
+// appendOutputs applies the append_output entries that match a rule.
+func appendOutputs(cr *Rule, r *rules.Rule, entries []AppendOutput) error {
+	text := r.Output
+	var extra []output.ExtraField
+	changed := false
+	for i := range entries {
+		a := &entries[i]
+		if !a.matches(r.Name, r.Source, r.Tags) {
+			continue
+		}
+		if a.Extra != "" {
+			text += " " + a.Extra
+			changed = true
+		}
+		extra = append(extra, a.Fields...)
+	}
+	if changed {
+		f, err := output.Compile(text)
+		if err != nil {
+			return err
+		}
+		cr.Output = f
+	}
+	if len(extra) > 0 {
+		f, err := cr.Output.WithExtraFields(extra)
+		if err != nil {
+			return err
+		}
+		cr.Output = f
+	}
+	return nil
 }

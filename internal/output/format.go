@@ -13,6 +13,7 @@ type Format struct {
 	parts  []part
 	fields []*fields.Bound // distinct fields in order of first use
 	names  []string        // field references as written, parallel to fields
+	extra  []extraField    // JSON-only fields (append_output extra_fields)
 }
 
 type part struct {
@@ -148,7 +149,7 @@ func (f *Format) String(c *fields.Ctx) string {
 // Values extracts every field of the format as typed JSON values (nil for
 // missing), keyed by the field reference as written.
 func (f *Format) Values(c *fields.Ctx) map[string]any {
-	m := make(map[string]any, len(f.fields))
+	m := make(map[string]any, len(f.fields)+len(f.extra))
 	for i, fb := range f.fields {
 		if v, ok := fb.Extract(c); ok {
 			m[f.names[i]] = fields.JSON(fb.Field.Type, v)
@@ -156,5 +157,50 @@ func (f *Format) Values(c *fields.Ctx) map[string]any {
 			m[f.names[i]] = nil
 		}
 	}
+	for _, e := range f.extra {
+		switch {
+		case e.bound == nil:
+			m[e.name] = e.constant
+		default:
+			if v, ok := e.bound.Extract(c); ok {
+				m[e.name] = fields.JSON(e.bound.Field.Type, v)
+			} else {
+				m[e.name] = nil
+			}
+		}
+	}
 	return m
+}
+
+// ExtraField is a field added to an alert's output_fields only (Falco's
+// append_output extra_fields): a field reference when Value is empty,
+// otherwise a constant under Name.
+type ExtraField struct {
+	Name  string
+	Value string
+}
+
+// WithExtraFields returns a copy of the format whose JSON output_fields
+// also carry the extra fields; the text is unchanged.
+func (f *Format) WithExtraFields(extra []ExtraField) (*Format, error) {
+	out := *f
+	out.extra = append([]extraField(nil), f.extra...)
+	for _, e := range extra {
+		if e.Value != "" {
+			out.extra = append(out.extra, extraField{name: e.Name, constant: e.Value})
+			continue
+		}
+		b, err := fields.Resolve(e.Name)
+		if err != nil {
+			return nil, &FormatError{Msg: "extra field: " + err.Error()}
+		}
+		out.extra = append(out.extra, extraField{name: e.Name, bound: b})
+	}
+	return &out, nil
+}
+
+type extraField struct {
+	name     string
+	constant string
+	bound    *fields.Bound
 }
