@@ -158,15 +158,14 @@ func (f *Format) Values(c *fields.Ctx) map[string]any {
 		}
 	}
 	for _, e := range f.extra {
-		switch {
-		case e.bound == nil:
+		if e.bound == nil {
 			m[e.name] = e.constant
-		default:
-			if v, ok := e.bound.Extract(c); ok {
-				m[e.name] = fields.JSON(e.bound.Field.Type, v)
-			} else {
-				m[e.name] = nil
-			}
+			continue
+		}
+		if v, ok := e.bound.Extract(c); ok {
+			m[e.name] = fields.JSON(e.bound.Field.Type, v)
+		} else {
+			m[e.name] = nil
 		}
 	}
 	return m
