@@ -123,17 +123,23 @@ func init() {
 	})
 }
 
-// openTypes are the event types whose flags parameter is an open's flags.
-var openTypes = map[event.Type]bool{
-	event.MustType("open"): true, event.MustType("openat"): true, event.MustType("openat2"): true,
-	event.MustType("creat"): true, event.MustType("open_by_handle_at"): true,
-}
+// openTypes marks the event types whose flags parameter is an open's
+// flags; an array, as it is read on every open event.
+var openTypes = func() []bool {
+	t := make([]bool, event.NumTypes)
+	for _, n := range []string{"open", "openat", "openat2", "creat", "open_by_handle_at"} {
+		t[event.MustType(n)] = true
+	}
+	return t
+}()
+
+var typeCreat = event.MustType("creat")
 
 func openFlags(c *Ctx) (uint32, bool) {
-	if !openTypes[c.Evt.Type] {
+	if int(c.Evt.Type) >= len(openTypes) || !openTypes[c.Evt.Type] {
 		return 0, false
 	}
-	if c.Evt.Type == event.MustType("creat") {
+	if c.Evt.Type == typeCreat {
 		return syscall.O_CREAT | syscall.O_WRONLY | syscall.O_TRUNC, true
 	}
 	p, ok := c.Evt.Param("flags")
