@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"net/netip"
 	"os"
 	"path"
 	"strconv"
@@ -613,7 +612,7 @@ func (t *Translator) sockFD(sc *sensor.SyscallRecord, num int64, server bool) *e
 	f.Connected = remote.IsValid() && remote.Port() != 0
 	switch f.Type {
 	case event.FDIPv4, event.FDIPv6:
-		f.Name = tuple(f.ClientIP, f.ClientPort, f.ServerIP, f.ServerPort)
+		f.Name = event.TupleName(f.ClientIP, f.ClientPort, f.ServerIP, f.ServerPort)
 	case event.FDUnix:
 		f.Name = s.PeerPath
 		if f.Name == "" {
@@ -624,16 +623,6 @@ func (t *Translator) sockFD(sc *sensor.SyscallRecord, num int64, server bool) *e
 		}
 	}
 	return f
-}
-
-func tuple(cip netip.Addr, cport uint16, sip netip.Addr, sport uint16) string {
-	ap := func(a netip.Addr, port uint16) string {
-		if !a.IsValid() {
-			return "0.0.0.0:" + strconv.Itoa(int(port))
-		}
-		return netip.AddrPortFrom(a, port).String()
-	}
-	return ap(cip, cport) + "->" + ap(sip, sport)
 }
 
 func (t *Translator) socketParams(e *event.Event, p *state.Process, sc *sensor.SyscallRecord, name string) {

@@ -14,34 +14,6 @@ import (
 	"github.com/truesightsec/truesight/internal/testenv"
 )
 
-// conformanceCaptures returns the capture files of the conformance data:
-// $TRUESIGHT_CONFORMANCE_DIR/scap, by default ../shared/conformance of the
-// repository root. Without them the test fails under CI and skips
-// elsewhere.
-func conformanceCaptures(t testing.TB) []string {
-	t.Helper()
-	dir := testenv.ConformanceDir(t)
-	files, _ := filepath.Glob(filepath.Join(dir, "scap", "*.scap"))
-	if len(files) == 0 {
-		missing(t, "no captures in "+filepath.Join(dir, "scap")+" (set TRUESIGHT_CONFORMANCE_DIR)")
-	}
-	return files
-}
-
-// sysdig returns the path of Debian's sysdig, the reference reader.
-func sysdig(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("sysdig")
-	if err != nil {
-		missing(t, "sysdig is not installed (apt-get install sysdig)")
-	}
-	return p
-}
-
-func missing(t testing.TB, why string) {
-	t.Helper()
-	testenv.Missing(t, "%s", why)
-}
 
 // sysdigMaxCode is one past the newest event code Debian's sysdig 0.29
 // knows. It skips newer blocks (user and group records, among others)
@@ -285,3 +257,7 @@ func rewrite(t testing.TB, in, out string, times int, encode bool) uint64 {
 	}
 	return w.Count
 }
+
+func conformanceCaptures(t testing.TB) []string { t.Helper(); return testenv.Captures(t) }
+
+func sysdig(t testing.TB) string { t.Helper(); return testenv.Sysdig(t) }

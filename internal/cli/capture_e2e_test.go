@@ -92,9 +92,7 @@ func alertsWith(t *testing.T, jsonLines []byte, marker string) []string {
 // `truesight run` raised live for the same workload.
 func TestCaptureRoundTripMatchesLiveAlerts(t *testing.T) {
 	testenv.RequireRoot(t)
-	if _, err := exec.LookPath("sysdig"); err != nil {
-		testenv.Missing(t, "sysdig is not installed (apt-get install sysdig)")
-	}
+	sysdig := testenv.Sysdig(t)
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "workload.scap")
@@ -127,7 +125,7 @@ func TestCaptureRoundTripMatchesLiveAlerts(t *testing.T) {
 		t.Fatalf("the live agent raised %d alerts for the workload, want at least 2: %v", len(want), want)
 	}
 
-	sd, err := exec.Command("sysdig", "-r", file, "fd.name=/etc/ld.so.preload and evt.type=openat").CombinedOutput()
+	sd, err := exec.Command(sysdig, "-r", file, "fd.name=/etc/ld.so.preload and evt.type=openat").CombinedOutput()
 	if err != nil {
 		t.Fatalf("sysdig -r: %v: %s", err, sd)
 	}

@@ -1,6 +1,9 @@
 package event
 
-import "net/netip"
+import (
+	"net/netip"
+	"strconv"
+)
 
 // Source names where an event came from, as Falco's evt.source and the
 // "source" key of a JSON alert do.
@@ -246,4 +249,19 @@ type Finding struct {
 	Root      string // the root the finding lives in
 	Detail    map[string]string
 	FirstSeen int64
+}
+
+// TupleName is fd.name of a connected socket as Falco prints it:
+// cip:cport->sip:sport, IPv6 addresses without brackets, <NA> for an
+// unknown address.
+func TupleName(cip netip.Addr, cport uint16, sip netip.Addr, sport uint16) string {
+	return AddrPortName(cip, cport) + "->" + AddrPortName(sip, sport)
+}
+
+// AddrPortName is one end of a socket as fd.name prints it: addr:port.
+func AddrPortName(a netip.Addr, port uint16) string {
+	if !a.IsValid() {
+		return "<NA>:" + strconv.Itoa(int(port))
+	}
+	return a.String() + ":" + strconv.Itoa(int(port))
 }

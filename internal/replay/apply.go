@@ -635,7 +635,7 @@ func (r *Replayer) bind(sc *capture.Syscall, p *state.Process) {
 	case afInet, afInet6:
 		fd.ServerIP, fd.ServerPort = a.Addr, a.Port
 		fd.LocalIsServer = true
-		fd.Name = addrPort(a.Addr, a.Port)
+		fd.Name = event.AddrPortName(a.Addr, a.Port)
 		fd.NameRaw = fd.Name
 	case afUnix:
 		fd.Name, fd.NameRaw = a.Path, a.Path

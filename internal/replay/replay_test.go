@@ -31,28 +31,6 @@ func conformanceDir(t testing.TB) string {
 	return testenv.ConformanceDir(t)
 }
 
-func captures(t testing.TB) []string {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(conformanceDir(t), "scap", "*.scap"))
-	if len(files) == 0 {
-		missing(t, "no captures in the conformance data")
-	}
-	return files
-}
-
-func sysdig(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("sysdig")
-	if err != nil {
-		missing(t, "sysdig is not installed (apt-get install sysdig)")
-	}
-	return p
-}
-
-func missing(t testing.TB, why string) {
-	t.Helper()
-	testenv.Missing(t, "%s", why)
-}
 
 func load(t testing.TB, srcs ...rules.Source) *engine.Engine {
 	t.Helper()
@@ -440,3 +418,7 @@ func TestSequentialAndPipelinedAgree(t *testing.T) {
 		}
 	}
 }
+
+func captures(t testing.TB) []string { t.Helper(); return testenv.Captures(t) }
+
+func sysdig(t testing.TB) string { t.Helper(); return testenv.Sysdig(t) }

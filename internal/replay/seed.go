@@ -1,9 +1,6 @@
 package replay
 
 import (
-	"fmt"
-	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/truesightsec/truesight/internal/capture"
@@ -203,7 +200,7 @@ func fdFromTable(f *capture.FDInfo) *event.FD {
 		fd.ServerIP, fd.ServerPort = f.Src.Unmap(), f.SrcPort
 		fd.LocalIsServer = true
 		fd.L4 = l4(f.L4)
-		fd.Name = addrPort(fd.ServerIP, fd.ServerPort)
+		fd.Name = event.AddrPortName(fd.ServerIP, fd.ServerPort)
 		fd.NameRaw = fd.Name
 	case capture.FDUnixSock:
 		fd.Type = event.FDUnix
@@ -252,12 +249,5 @@ func l4(p uint8) event.L4Proto {
 
 // tupleName is fd.name of a connected socket: cip:cport->sip:sport.
 func tupleName(fd *event.FD) string {
-	return addrPort(fd.ClientIP, fd.ClientPort) + "->" + addrPort(fd.ServerIP, fd.ServerPort)
-}
-
-func addrPort(a netip.Addr, port uint16) string {
-	if !a.IsValid() {
-		return fmt.Sprintf("<NA>:%d", port)
-	}
-	return a.String() + ":" + strconv.Itoa(int(port))
+	return event.TupleName(fd.ClientIP, fd.ClientPort, fd.ServerIP, fd.ServerPort)
 }

@@ -219,3 +219,24 @@ func ConformanceDir(t testing.TB) string {
 	}
 	return dir
 }
+
+// Captures returns the scap capture files of the conformance data.
+func Captures(t testing.TB) []string {
+	t.Helper()
+	dir := filepath.Join(ConformanceDir(t), "scap")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.scap"))
+	if len(files) == 0 {
+		Missing(t, "no captures in %s (set TRUESIGHT_CONFORMANCE_DIR)", dir)
+	}
+	return files
+}
+
+// Sysdig returns the path of Debian's sysdig, the reference capture reader.
+func Sysdig(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("sysdig")
+	if err != nil {
+		Missing(t, "sysdig is not installed (apt-get install sysdig)")
+	}
+	return p
+}
