@@ -14,7 +14,6 @@ import (
 	"github.com/truesightsec/truesight/internal/testenv"
 )
 
-
 // sysdigMaxCode is one past the newest event code Debian's sysdig 0.29
 // knows. It skips newer blocks (user and group records, among others)
 // without numbering them, so its evt.num runs behind ours after one.

@@ -31,7 +31,6 @@ func conformanceDir(t testing.TB) string {
 	return testenv.ConformanceDir(t)
 }
 
-
 func load(t testing.TB, srcs ...rules.Source) *engine.Engine {
 	t.Helper()
 	eng, _, diags := engine.Load(srcs, engine.Options{Matching: engine.MatchAll})
