@@ -8,11 +8,13 @@ GOLANGCI_VERSION="${GOLANGCI_VERSION:-v2.15.0}"
 GOBIN="$(go env GOPATH)/bin"
 
 # Debian packages the tests use: real containers (podman, runc, a static
-# busybox for the test image), gcc for the C helpers the tests compile,
+# busybox for the test image), gcc (with 32-bit support, for the int 0x80
+# test) for the C helpers the tests compile, python3 for syscalls no shell
+# tool makes,
 # sysdig to cross-check capture files, util-linux for unshare, procps for
 # a dynamically linked ps in the scanner tests, containerd for the runtime
 # client tests.
-apt_pkgs=(git ca-certificates gcc libc6-dev podman runc catatonit busybox-static util-linux procps containerd sysdig)
+apt_pkgs=(git ca-certificates gcc gcc-multilib libc6-dev python3 podman runc catatonit busybox-static util-linux procps containerd sysdig)
 missing=()
 for p in "${apt_pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -424,7 +424,7 @@ func TestConnectReportsSocket(t *testing.T) {
 func TestMemfdCreate(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed: it is how this test calls memfd_create")
+		skipOrFail(t, "python3 not installed: it is how this test calls memfd_create")
 	}
 	r := openSensor(t, Options{})
 	pid := run(t, "/", py, "-c", "import os; os.memfd_create('ts-memfd')")
@@ -457,7 +457,7 @@ func TestIA32SyscallIsRemapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("gcc", "-m32", "-static", "-nostdlib", "-O1", `-DPATH="`+file+`"`, "-o", prog, src).CombinedOutput(); err != nil {
-		t.Skipf("cannot build a 32-bit program (gcc -m32): %v\n%s (the remap table is unit-tested)", err, out)
+		skipOrFail(t, "cannot build a 32-bit program (gcc -m32, Debian gcc-multilib): %v\n%s", err, out)
 	}
 	r := openSensor(t, Options{})
 	pid := run(t, "/", prog)
@@ -615,7 +615,7 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 func TestMmapExecOnOverlayNamesOverlayPath(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed: it is how this test maps a file executable")
+		skipOrFail(t, "python3 not installed: it is how this test maps a file executable")
 	}
 	if _, err := exec.LookPath("unshare"); err != nil {
 		skipOrFail(t, "unshare(1) not installed: %v", err)
@@ -679,7 +679,7 @@ func TestFullRingBufferCountsDrops(t *testing.T) {
 func TestThreadForkAndExit(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed: it is how this test starts a thread")
+		skipOrFail(t, "python3 not installed: it is how this test starts a thread")
 	}
 	r := openSensor(t, Options{})
 	pid := run(t, "/", py, "-c", "import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()")

@@ -22,7 +22,7 @@ func python(t *testing.T) string {
 	}
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed: it is how this test makes syscalls no shell tool makes")
+		skipOrFail(t, "python3 not installed: it is how this test makes syscalls no shell tool makes")
 	}
 	return py
 }
