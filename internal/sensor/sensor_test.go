@@ -407,7 +407,9 @@ func TestConnectReportsSocket(t *testing.T) {
 	server := netip.MustParseAddrPort(ln.Addr().String())
 	pid := run(t, "/", "/bin/bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d; echo hi >&3; true", server.Port()))
 
-	s := r.wait(t, "connect", syscallOf(pid, "connect", nil)).Syscall
+	// bash may first try other sockets of its own (nscd's unix socket when
+	// it looks up the user, for one): wait for the IPv4 connect.
+	s := r.wait(t, "connect", syscallOf(pid, "connect", func(s *SyscallRecord) bool { return s.Addr.Family == unix.AF_INET })).Syscall
 	if s.Ret != 0 || !s.Sock.Valid || s.Sock.Family != unix.AF_INET || s.Sock.Proto != unix.IPPROTO_TCP || s.Sock.Type != unix.SOCK_STREAM ||
 		s.Sock.Remote != server || s.Sock.Local.Addr() != server.Addr() || s.Sock.Local.Port() == 0 {
 		t.Errorf("connect ret %d Sock %+v, want tcp to %v", s.Ret, s.Sock, server)
@@ -415,7 +417,7 @@ func TestConnectReportsSocket(t *testing.T) {
 	if s.Addr != (SockAddr{Valid: true, Family: unix.AF_INET, AddrPort: server}) {
 		t.Errorf("Addr = %+v", s.Addr)
 	}
-	sock := r.wait(t, "socket", syscallOf(pid, "socket", nil)).Syscall
+	sock := r.wait(t, "socket", syscallOf(pid, "socket", func(s *SyscallRecord) bool { return s.Sock.Family == unix.AF_INET })).Syscall
 	if sock.Ret < 0 || sock.Sock.Family != unix.AF_INET || sock.Sock.Type != unix.SOCK_STREAM {
 		t.Errorf("socket ret %d Sock %+v", sock.Ret, sock.Sock)
 	}
