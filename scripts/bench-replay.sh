@@ -9,8 +9,8 @@
 # and prints events per second for each and their ratio (best of RUNS).
 #
 # Environment: N, RUNS (default 3), SRC (source capture), KEEP=1 to keep
-# the capture, TRUESIGHT (a truesight binary; by default the replay is run
-# by internal/replay/testdata/replaybench, the same code path).
+# the capture, TRUESIGHT (the truesight binary to time; by default one is
+# built from this tree).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,17 +29,17 @@ work=$(mktemp -d)
 file=$work/bench.scap
 
 go build -o "$work/mkbench" ./internal/capture/testdata/mkbench
+if [ -z "${TRUESIGHT:-}" ]; then
+	CGO_ENABLED=0 go build -trimpath -o "$work/truesight" ./cmd/truesight
+	TRUESIGHT=$work/truesight
+fi
 go build -o "$work/replaybench" ./internal/replay/testdata/replaybench
 "$work/mkbench" -in "$src" -out "$file" -n "$n" >/dev/null
 events=$n
 
 cond=$("$work/replaybench" -rules "$rules" -condition 'Modify ld.so.preload')
 
-if [ -n "${TRUESIGHT:-}" ]; then
-	replay=("$TRUESIGHT" replay "$file" -r "$rules")
-else
-	replay=("$work/replaybench" -rules "$rules" "$file")
-fi
+replay=("$TRUESIGHT" replay "$file" -r "$rules")
 
 # best_of CMD...: the shortest wall time of RUNS runs, in seconds.
 best_of() {

@@ -260,3 +260,35 @@ func rewrite(t testing.TB, in, out string, times int, encode bool) uint64 {
 func conformanceCaptures(t testing.TB) []string { t.Helper(); return testenv.Captures(t) }
 
 func sysdig(t testing.TB) string { t.Helper(); return testenv.Sysdig(t) }
+
+// TestParamNumMatchesAppendParam checks, over every parameter of every
+// conformance capture, that ParamNum gives the number AppendParam returns
+// with the text (replay renders text only when a rule reads it).
+func TestParamNumMatchesAppendParam(t *testing.T) {
+	checked := 0
+	for _, path := range conformanceCaptures(t) {
+		r, err := Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev Event
+		for r.Next(&ev) == nil {
+			for i := 0; i < ev.NParams; i++ {
+				_, want := ev.AppendParam(nil, i)
+				got, ok := ev.ParamNum(i)
+				if !ok || got != want {
+					t.Fatalf("%s: event %d %s param %d: ParamNum = %d, %v; AppendParam's number %d", path, ev.Num, ev.TypeName(), i, got, ok, want)
+				}
+				checked++
+			}
+			if _, ok := ev.ParamNum(ev.NParams); ok {
+				t.Fatalf("%s: event %d: ParamNum past the last parameter reports a value", path, ev.Num)
+			}
+		}
+		r.Close()
+	}
+	if checked == 0 {
+		t.Fatal("no parameters checked")
+	}
+	t.Logf("%d parameters checked", checked)
+}

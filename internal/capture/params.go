@@ -98,6 +98,40 @@ func (e *Event) ParamText(i int) (string, int64) {
 	return string(b), n
 }
 
+// ParamNum returns the number AppendParam gives with parameter i's text,
+// without rendering the text: open and clone flags in the kernel's
+// encoding, 0 for parameters that are not numbers or are malformed. It
+// reports false only when the event has no parameter i.
+func (e *Event) ParamNum(i int) (int64, bool) {
+	info, ok := e.ParamInfo(i)
+	if !ok || i < 0 || i >= e.NParams {
+		return 0, false
+	}
+	p := e.Param(i)
+	switch info.Type {
+	case ParamInt8, ParamInt16, ParamInt32, ParamInt64, ParamFD, ParamPID, ParamFD32, ParamPID32, ParamErrno:
+		v, _ := e.Int(i)
+		return v, true
+	case ParamUint8, ParamUint16, ParamUint32, ParamUint64, ParamPort, ParamRelTime, ParamAbsTime,
+		ParamUID, ParamGID, ParamSigSet, ParamBool, ParamL4Proto, ParamSockFamily, ParamSyscallID, ParamSigType:
+		v, _ := leUint(p)
+		return int64(v), true
+	case ParamFlags8, ParamFlags16, ParamFlags32, ParamEnumFlags8, ParamEnumFlags16, ParamEnumFlags32, ParamMode:
+		v, ok := leUint(p)
+		if !ok {
+			return 0, true
+		}
+		switch {
+		case e.isOpenFlags(i):
+			return int64(OpenFlagsToKernel(uint32(v))), true
+		case e.isCloneFlags(i):
+			return int64(CloneFlagsToKernel(uint32(v))), true
+		}
+		return int64(v), true
+	}
+	return 0, true
+}
+
 // AppendParam appends parameter i, rendered as Falco renders
 // evt.arg.<name>, to dst and returns its numeric value: flags as their
 // names (O_WRONLY|O_CREAT), errno values as names (ENOENT) when negative,

@@ -179,6 +179,14 @@ func (r *Reader) Close() error {
 // Compressed reports whether the capture is gzip-compressed.
 func (r *Reader) Compressed() bool { return r.compressed }
 
+// Stable reports whether the bytes of the events Next returns stay valid
+// until Close (an uncompressed file, mapped into memory), so that keeping
+// an event needs no copy of them.
+func (r *Reader) Stable() bool {
+	_, ok := r.br.(*mapped)
+	return ok
+}
+
 // Offset returns the number of uncompressed bytes consumed so far.
 func (r *Reader) Offset() int64 { return r.off }
 

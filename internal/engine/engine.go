@@ -89,7 +89,17 @@ type Rule struct {
 	Condition string
 
 	pred  Predicate
+	conj  []conjunct
 	order int
+}
+
+// conjunct is one operand of a rule condition's top-level "and", keyed by
+// its canonical text so that rules sharing it (Falco's rules mostly start
+// with the same macro: open_write, spawned_process) evaluate it once per
+// event.
+type conjunct struct {
+	key  string
+	pred Predicate
 }
 
 // Eval reports whether the rule's condition holds for the event.
@@ -99,15 +109,29 @@ func (r *Rule) Eval(c *fields.Ctx) bool { return r.pred.Eval(c) }
 // types are the event type names the loader found it can match (nil with
 // all set for a rule that matches every type).
 func NewRule(name string, cond condition.Expr, outputFormat string, types []string, all bool) (*Rule, error) {
-	pred, err := Compile(cond)
-	if err != nil {
-		return nil, err
+	parts := []condition.Expr{cond}
+	if and, ok := cond.(*condition.And); ok {
+		parts = and.Children
+	}
+	var conj []conjunct
+	preds := make(andNode, 0, len(parts))
+	for _, part := range parts {
+		p, err := Compile(part)
+		if err != nil {
+			return nil, err
+		}
+		conj = append(conj, conjunct{key: part.String(), pred: p})
+		preds = append(preds, p)
+	}
+	var pred Predicate = preds
+	if len(preds) == 1 {
+		pred = preds[0]
 	}
 	f, err := output.Compile(outputFormat)
 	if err != nil {
 		return nil, err
 	}
-	r := &Rule{Name: name, Output: f, Condition: cond.String(), pred: pred, AllTypes: all}
+	r := &Rule{Name: name, Output: f, Condition: cond.String(), pred: pred, conj: conj, AllTypes: all}
 	if !all {
 		for _, n := range types {
 			if t, ok := event.TypeByName(n); ok {
@@ -128,6 +152,26 @@ type Engine struct {
 	opts   Options
 	rules  []*Rule
 	byType [sources][][]*Rule
+	// plans[src][t] are the rules of byType[src][t] as steps, with the
+	// conjuncts several of them share given a memo slot.
+	plans [sources][][]plan
+}
+
+// maxShared bounds the conjuncts per event type whose result is
+// remembered during one event; any beyond are evaluated per rule.
+const maxShared = 64
+
+// plan is a rule's condition as the steps Match evaluates in order.
+type plan struct {
+	rule  *Rule
+	steps []step
+}
+
+// step is one conjunct; slot is its memo index, or -1 when no other rule
+// of the event type has it.
+type step struct {
+	pred Predicate
+	slot int
 }
 
 // New indexes compiled rules (in file order) by source and event type.
@@ -135,6 +179,7 @@ func New(rs []*Rule, opts Options) *Engine {
 	e := &Engine{opts: opts}
 	for s := range e.byType {
 		e.byType[s] = make([][]*Rule, event.NumTypes)
+		e.plans[s] = make([][]plan, event.NumTypes)
 	}
 	for i, r := range rs {
 		if opts.HasMinPriority && r.Priority > opts.MinPriority {
@@ -156,7 +201,73 @@ func New(rs []*Rule, opts Options) *Engine {
 			e.byType[src][t] = append(e.byType[src][t], r)
 		}
 	}
+	for src := range e.byType {
+		for t, rs := range e.byType[src] {
+			e.plans[src][t] = plans(rs)
+		}
+	}
 	return e
+}
+
+// plans turns the rules of one event type into evaluation plans, giving
+// a memo slot to each conjunct that more than one of them has.
+func plans(rs []*Rule) []plan {
+	if len(rs) == 0 {
+		return nil
+	}
+	uses := map[string]int{}
+	for _, r := range rs {
+		for _, c := range r.conj {
+			uses[c.key]++
+		}
+	}
+	slots := map[string]int{}
+	out := make([]plan, len(rs))
+	for i, r := range rs {
+		out[i].rule = r
+		for _, c := range r.conj {
+			slot := -1
+			if uses[c.key] > 1 {
+				s, ok := slots[c.key]
+				if !ok && len(slots) < maxShared {
+					s, ok = len(slots), true
+					slots[c.key] = s
+				}
+				if ok {
+					slot = s
+				}
+			}
+			out[i].steps = append(out[i].steps, step{pred: c.pred, slot: slot})
+		}
+	}
+	return out
+}
+
+// holds evaluates a plan's steps in order, as "and" does, taking the
+// results of shared conjuncts from memo (0: not yet evaluated for this
+// event, 1: false, 2: true) and recording those it evaluates.
+func (p *plan) holds(c *fields.Ctx, memo *[maxShared]uint8) bool {
+	for i := range p.steps {
+		s := &p.steps[i]
+		if s.slot < 0 {
+			if !s.pred.Eval(c) {
+				return false
+			}
+			continue
+		}
+		m := memo[s.slot]
+		if m == 0 {
+			m = 1
+			if s.pred.Eval(c) {
+				m = 2
+			}
+			memo[s.slot] = m
+		}
+		if m == 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // Rules returns the engine's rules in file order.
@@ -183,10 +294,12 @@ func (e *Engine) Match(c *fields.Ctx, fn func(r *Rule)) int {
 		return 0
 	}
 	n := 0
-	for _, r := range e.byType[src][c.Evt.Type] {
-		if r.pred.Eval(c) {
+	var memo [maxShared]uint8
+	ps := e.plans[src][c.Evt.Type]
+	for i := range ps {
+		if ps[i].holds(c, &memo) {
 			n++
-			fn(r)
+			fn(ps[i].rule)
 			if e.opts.Matching == MatchFirst {
 				return n
 			}

@@ -84,6 +84,39 @@ type Event struct {
 
 	// Finding carries a detector's report; nil for syscall events.
 	Finding *Finding
+
+	// Loader, when set, holds the parameters not yet rendered: a decoder
+	// for which rendering costs more than most events are worth (replay)
+	// sets it instead of filling Params, and the first use renders them.
+	Loader ParamLoader
+}
+
+// ParamLoader renders an event's parameters on first use.
+type ParamLoader interface {
+	// LoadParams appends every parameter to e.
+	LoadParams(e *Event)
+	// ParamNum returns the number of the named parameter (Param.Num)
+	// without rendering any text.
+	ParamNum(name string) (int64, bool)
+}
+
+// Load renders the parameters a Loader holds; the accessors call it.
+func (e *Event) Load() {
+	if l := e.Loader; l != nil {
+		e.Loader = nil
+		l.LoadParams(e)
+	}
+}
+
+// ParamNum returns the number of the named parameter, rendering nothing.
+func (e *Event) ParamNum(name string) (int64, bool) {
+	if e.Loader != nil {
+		return e.Loader.ParamNum(name)
+	}
+	if p, ok := e.Param(name); ok {
+		return p.Num, true
+	}
+	return 0, false
 }
 
 // AddParam appends a parameter, dropping it if the event is full.
@@ -104,6 +137,7 @@ func (e *Event) AddSym(name, text string, num int64) {
 
 // Param returns the parameter with the given name.
 func (e *Event) Param(name string) (*Param, bool) {
+	e.Load()
 	for i := 0; i < e.NParams; i++ {
 		if e.Params[i].Name == name {
 			return &e.Params[i], true
@@ -114,6 +148,7 @@ func (e *Event) Param(name string) (*Param, bool) {
 
 // ParamAt returns the i-th parameter (0-based).
 func (e *Event) ParamAt(i int) (*Param, bool) {
+	e.Load()
 	if i < 0 || i >= e.NParams {
 		return nil, false
 	}

@@ -65,6 +65,7 @@ func init() {
 	})
 	simple("evt.args", String, "every parameter of the event as name=value pairs, each followed by a space; flags as num(NAMES)", func(c *Ctx) (Value, bool) {
 		var b strings.Builder
+		c.Evt.Load()
 		for i := 0; i < c.Evt.NParams; i++ {
 			p := &c.Evt.Params[i]
 			b.WriteString(p.Name)
@@ -142,11 +143,11 @@ func openFlags(c *Ctx) (uint32, bool) {
 	if c.Evt.Type == typeCreat {
 		return syscall.O_CREAT | syscall.O_WRONLY | syscall.O_TRUNC, true
 	}
-	p, ok := c.Evt.Param("flags")
+	n, ok := c.Evt.ParamNum("flags")
 	if !ok {
 		return 0, false
 	}
-	return uint32(p.Num), true
+	return uint32(n), true
 }
 
 func bindArg(raw bool) func(arg string, hasArg bool) (Extractor, Multi, error) {

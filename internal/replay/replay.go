@@ -81,6 +81,7 @@ type Replayer struct {
 	kindOf      [capture.NumCodes]kind
 
 	pairer    *capture.Pairer
+	lazy      lazyParams
 	ev        event.Event
 	ctx       fields.Ctx
 	arena     []byte
@@ -139,6 +140,7 @@ func New(eng *engine.Engine, opts Options) *Replayer {
 			genericNeeded && (uint16(code) == capture.CodeGenericE || uint16(code) == capture.CodeGenericX)
 	}
 	r.ctx.Evt = &r.ev
+	r.lazy.r = r
 	r.ctx.Containers = r.container
 	r.match = func(rule *engine.Rule) {
 		a := rule.Alert(&r.ctx)
@@ -306,6 +308,7 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 	threads, users, groups := len(cr.Threads), len(cr.Users), len(cr.Groups)
 	b := new(batch)
 	var ev capture.Event
+	stable := cr.Stable()
 	for {
 		err := cr.Next(&ev)
 		if err != nil {
@@ -332,7 +335,11 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 		if r.skip(&ev, &b.skipped, &b.skippedShown) {
 			continue
 		}
-		b.events[b.n].CopyFrom(&ev)
+		if stable {
+			b.events[b.n] = ev // its bytes live in the mapped file
+		} else {
+			b.events[b.n].CopyFrom(&ev)
+		}
 		b.n++
 		if b.n == batchSize {
 			full <- b
@@ -370,7 +377,7 @@ func (r *Replayer) handle(sc *capture.Syscall) {
 	r.stats.Events++
 	ev := &r.ev
 	// Set every field rather than Reset: this runs for every event.
-	ev.NParams, ev.FD, ev.Finding = 0, nil, nil
+	ev.NParams, ev.FD, ev.Finding, ev.Loader = 0, nil, nil, nil
 	ev.Paths = [2]string{}
 	ev.Res, ev.HasRes = 0, false
 	r.arena = r.arena[:0]
@@ -402,7 +409,10 @@ func (r *Replayer) handle(sc *capture.Syscall) {
 	if r.opts.AllEvents || x.Shown() {
 		r.stats.Shown++
 		if r.opts.Observe != nil || r.eng != nil && r.needParams[ev.Type] {
-			r.params(sc)
+			// Most events fail every rule before a parameter's text is
+			// read: render them on first use.
+			r.lazy.sc = sc
+			ev.Loader = &r.lazy
 			r.paths(sc, proc)
 		}
 		if r.opts.Observe != nil {
@@ -421,7 +431,25 @@ func (r *Replayer) handle(sc *capture.Syscall) {
 			r.eng.Match(&r.ctx, r.match)
 		}
 	}
+	ev.Loader = nil
 	r.afterRules()
+}
+
+// lazyParams renders the parameters of the syscall being handled when a
+// rule or output first reads one.
+type lazyParams struct {
+	r  *Replayer
+	sc *capture.Syscall
+}
+
+func (l *lazyParams) LoadParams(*event.Event) { l.r.params(l.sc) }
+
+func (l *lazyParams) ParamNum(name string) (int64, bool) {
+	e, i := l.sc.Param(name)
+	if e == nil {
+		return 0, false
+	}
+	return e.ParamNum(i)
 }
 
 // params renders the event's parameters into ev. Text lives in the arena,

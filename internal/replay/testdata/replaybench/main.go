@@ -1,6 +1,7 @@
 // Command replaybench replays a capture through Falco's stable rules and
-// truesight's defaults and reports the throughput; it stands in for
-// `truesight replay` in scripts/bench-replay.sh until the CLI has it.
+// truesight's defaults and reports the throughput and, with -cpuprofile, a
+// CPU profile of the replay alone; scripts/bench-replay.sh uses it to print
+// the compiled condition sysdig is given.
 //
 //	go run ./internal/replay/testdata/replaybench -rules falco_rules.yaml FILE
 //	go run ./internal/replay/testdata/replaybench -rules falco_rules.yaml -condition 'Modify ld.so.preload'
