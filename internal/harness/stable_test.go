@@ -1011,3 +1011,25 @@ func TestHarnessRendering(t *testing.T) {
 		t.Errorf("host process: container id %q, file root %q", c.Proc.ContainerID, c.Evt.FD.TargetContainer)
 	}
 }
+
+// TestMatchAgreesWithWholeConditions checks the engine's shared-conjunct
+// evaluation (a prefix such as open_write is evaluated once per event for
+// all the rules that start with it) against each rule's whole condition,
+// on every case's event, before and after other events went through.
+func TestMatchAgreesWithWholeConditions(t *testing.T) {
+	eng := loadStable(t, engine.MatchAll)
+	for round := range 2 {
+		for _, tc := range stableCases {
+			c := tc.evt()
+			var want []string
+			for _, r := range eng.Rules() {
+				if r.Source == c.Evt.Source && (r.AllTypes || slices.Contains(r.Types, c.Evt.Type)) && r.Eval(c) {
+					want = append(want, r.Name)
+				}
+			}
+			if got := names(matched(eng, c)); !slices.Equal(got, want) {
+				t.Errorf("round %d, %s/%s: Match gave %q, the whole conditions %q", round, tc.rule, tc.name, got, want)
+			}
+		}
+	}
+}
