@@ -292,3 +292,53 @@ func TestParamNumMatchesAppendParam(t *testing.T) {
 	}
 	t.Logf("%d parameters checked", checked)
 }
+
+// TestFilterKeepsNumbering reads every conformance capture twice, once
+// with a Filter that passes only close events: those must come back with
+// the same numbers, offsets and parameters, and the counts must agree.
+func TestFilterKeepsNumbering(t *testing.T) {
+	for _, path := range conformanceCaptures(t) {
+		type seen struct {
+			num    uint64
+			offset int64
+			params string
+		}
+		read := func(filter func(*Event) bool) ([]seen, Stats) {
+			r, err := Open(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			r.Filter = filter
+			var out []seen
+			var ev Event
+			for r.Next(&ev) == nil {
+				if ev.TypeName() != "close" {
+					continue
+				}
+				var b []byte
+				for i := 0; i < ev.NParams; i++ {
+					b, _ = ev.AppendParam(append(b, ' '), i)
+				}
+				out = append(out, seen{ev.Num, ev.Offset, string(b)})
+			}
+			return out, r.Stats
+		}
+		all, allStats := read(nil)
+		some, someStats := read(func(ev *Event) bool {
+			if ev.NParams != 0 {
+				t.Fatalf("%s: the filter saw parameters located", path)
+			}
+			return ev.TypeName() == "close"
+		})
+		if !slices.Equal(all, some) {
+			t.Errorf("%s: %d close events without the filter, %d with it; first of each: %v / %v", path, len(all), len(some), all[:min(1, len(all))], some[:min(1, len(some))])
+		}
+		if len(all) == 0 && strings.Contains(path, "curl") {
+			t.Errorf("%s: no close events read", path)
+		}
+		if allStats.Events != someStats.Events || allStats.Blocks != someStats.Blocks {
+			t.Errorf("%s: stats %+v without the filter, %+v with it", path, allStats, someStats)
+		}
+	}
+}

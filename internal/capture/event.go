@@ -95,6 +95,21 @@ func (e *Event) CopyFrom(src *Event) {
 // false with an empty message for an event code newer than the table,
 // false with a message for a malformed event.
 func (e *Event) decode(typ uint32, body []byte) (bool, string) {
+	h, ok, msg := e.decodeHeader(typ, body)
+	if !ok {
+		return false, msg
+	}
+	return e.decodeParams(h)
+}
+
+// header is what decodeParams needs from decodeHeader.
+type header struct {
+	hdrLen, nparams, lenSize int
+}
+
+// decodeHeader reads the event header: everything but the parameter
+// boundaries. nparams is -1 for an old block, which does not store it.
+func (e *Event) decodeHeader(typ uint32, body []byte) (header, bool, string) {
 	off := 2
 	e.Flags = 0
 	switch typ {
@@ -107,7 +122,7 @@ func (e *Event) decode(typ uint32, body []byte) (bool, string) {
 		hdrLen = evtHeaderV2
 	}
 	if len(body) < off+hdrLen {
-		return false, fmt.Sprintf("event block of %d bytes is shorter than an event header", len(body))
+		return header{}, false, fmt.Sprintf("event block of %d bytes is shorter than an event header", len(body))
 	}
 	e.CPU = binary.LittleEndian.Uint16(body)
 	if off == 6 {
@@ -125,20 +140,28 @@ func (e *Event) decode(typ uint32, body []byte) (bool, string) {
 	}
 	e.Info = Info(e.Code)
 	if e.Info == nil {
-		return false, ""
+		return header{}, false, ""
 	}
 	if evLen < hdrLen || evLen > len(body)-hstart {
-		return false, fmt.Sprintf("%s: event length %d does not fit its %d-byte block", e.Info.Const, evLen, len(body)-hstart)
+		return header{}, false, fmt.Sprintf("%s: event length %d does not fit its %d-byte block", e.Info.Const, evLen, len(body)-hstart)
 	}
 	e.data = body[hstart : hstart+evLen]
+	e.NParams = 0
 	lenSize := 2
 	if e.Info.LargePayload() {
 		lenSize = 4
 	}
-	if !v2 {
+	return header{hdrLen: hdrLen, nparams: nparams, lenSize: lenSize}, true, ""
+}
+
+// decodeParams finds the parameter boundaries of an event whose header
+// decodeHeader read.
+func (e *Event) decodeParams(h header) (bool, string) {
+	hdrLen, nparams, lenSize := h.hdrLen, h.nparams, h.lenSize
+	evLen := len(e.data)
+	if nparams < 0 {
 		// Old blocks do not store the parameter count: it is the largest
 		// count, up to the table's, whose lengths add up to the event.
-		nparams = -1
 		for n := min(len(e.Info.Params), maxEventParams); n >= 0; n-- {
 			if !e.layout(hdrLen, n, lenSize) {
 				continue

@@ -97,6 +97,14 @@ type Reader struct {
 	Interfaces []Interface
 	Stats      Stats
 
+	// Filter, when set, sees each event with its header decoded and its
+	// parameters not yet located (NParams 0). Events it rejects are
+	// numbered and counted but not returned, and their parameters are
+	// never examined (malformed ones are not counted as BadEvents), as
+	// libsinsp parses an event's parameters only when something reads
+	// them.
+	Filter func(ev *Event) bool
+
 	big      []byte // blocks larger than the read buffer
 	byTid    map[int64]*ThreadInfo
 	num      uint64
@@ -469,7 +477,29 @@ func (r *Reader) nextFast(ev *Event) (bool, error) {
 // accept decodes an event block body into ev and reports whether it is an
 // event to return; skipped blocks are counted.
 func (r *Reader) accept(ev *Event, typ uint32, body []byte, start int64) bool {
-	ok, msg := ev.decode(typ, body)
+	h, ok, msg := ev.decodeHeader(typ, body)
+	if ok {
+		activity := r.activity
+		r.num++
+		ev.Num = r.num
+		ev.Offset = start
+		ev.Preamble = false
+		if isContainer(ev.Code) {
+			ev.Preamble = !r.activity
+		} else {
+			r.activity = true
+		}
+		if r.Filter != nil && !r.Filter(ev) {
+			r.Stats.Events++
+			return false
+		}
+		ok, msg = ev.decodeParams(h)
+		if !ok {
+			// Not an event after all: take back its number.
+			r.num--
+			r.activity = activity
+		}
+	}
 	if !ok {
 		if msg == "" {
 			r.Stats.UnknownEvents++
@@ -481,15 +511,6 @@ func (r *Reader) accept(ev *Event, typ uint32, body []byte, start int64) bool {
 		}
 		return false
 	}
-	r.num++
 	r.Stats.Events++
-	ev.Num = r.num
-	ev.Offset = start
-	ev.Preamble = false
-	if isContainer(ev.Code) {
-		ev.Preamble = !r.activity
-	} else {
-		r.activity = true
-	}
 	return true
 }

@@ -215,13 +215,31 @@ func (r *Replayer) skip(ev *capture.Event, events, shown *uint64) bool {
 	if r.interesting[ev.Code] && !r.genericUnneeded(ev) {
 		return false
 	}
+	r.count(ev, events, shown)
+	return true
+}
+
+// filter is the reader's Filter for a replay: it passes on the events
+// something may need, counting the others as skip does, before their
+// parameters are even located.
+func (r *Replayer) filter(events, shown *uint64) func(ev *capture.Event) bool {
+	return func(ev *capture.Event) bool {
+		if r.interesting[ev.Code] {
+			return true
+		}
+		r.count(ev, events, shown)
+		return false
+	}
+}
+
+// count counts an event nothing needs as the event it would make.
+func (r *Replayer) count(ev *capture.Event, events, shown *uint64) {
 	if ev.Info.IsExit() || ev.Info.Standalone() {
 		*events++
 		if r.opts.AllEvents || ev.Shown() {
 			*shown++
 		}
 	}
-	return true
 }
 
 // sequential reads and handles events in this goroutine.
@@ -229,6 +247,8 @@ func (r *Replayer) sequential(cr *capture.Reader) error {
 	threads, users, groups := len(cr.Threads), len(cr.Users), len(cr.Groups)
 	var ev capture.Event
 	var sc capture.Syscall
+	cr.Filter = r.filter(&r.stats.Events, &r.stats.Shown)
+	defer func() { cr.Filter = nil }()
 	for {
 		if err := cr.Next(&ev); err != nil {
 			return err
@@ -309,19 +329,30 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 	b := new(batch)
 	var ev capture.Event
 	stable := cr.Stable()
+	var skipped, skippedShown uint64
+	cr.Filter = r.filter(&skipped, &skippedShown)
+	defer func() { cr.Filter = nil }()
+	// send hands the batch over with the counts of the events passed
+	// over since the last one.
+	send := func() {
+		b.skipped += skipped
+		b.skippedShown += skippedShown
+		skipped, skippedShown = 0, 0
+		full <- b
+	}
 	for {
 		err := cr.Next(&ev)
 		if err != nil {
 			b.err = err
-			full <- b
+			send()
 			return
 		}
 		if len(cr.Threads) > threads || len(cr.Users) > users || len(cr.Groups) > groups {
 			// Tables arrived before this event: hand over what came
 			// before them, then them with copies (the reader may
 			// overwrite its entries later).
-			if b.n > 0 || b.skipped > 0 {
-				full <- b
+			if b.n > 0 || b.skipped > 0 || skipped > 0 {
+				send()
 				b = r.nextBatch(empty)
 			}
 			for _, t := range cr.Threads[threads:] {
@@ -342,7 +373,7 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 		}
 		b.n++
 		if b.n == batchSize {
-			full <- b
+			send()
 			b = r.nextBatch(empty)
 		}
 	}
