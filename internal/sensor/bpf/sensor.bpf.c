@@ -903,16 +903,16 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	__u64 pidtgid = bpf_get_current_pid_tgid();
 	struct sc_spec *sp, spec;
 	__u32 raw, nr, compat, i;
 	__u32 path_off[2] = {};
 	__s64 dirfd[2] = {AT_FDCWD, AT_FDCWD};
 	struct sc_rec *r;
 	struct ebuf *b;
+	__u64 pidtgid;
 
-	if ((__u32)(pidtgid >> 32) == agent_tgid)
-		return 0;
+	/* Every syscall of the machine comes through here: the ones no rule
+	 * or state needs must leave first, before any helper call. */
 	raw = regs->orig_ax;
 	compat = t->thread_info.status & TS_COMPAT;
 	nr = raw;
@@ -925,6 +925,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	}
 	sp = bpf_map_lookup_elem(&syscall_specs, &nr);
 	if (!sp || !(sp->flags & SC_ENABLED))
+		return 0;
+	pidtgid = bpf_get_current_pid_tgid();
+	if ((__u32)(pidtgid >> 32) == agent_tgid)
 		return 0;
 	spec = *sp;
 	/* A successful exec replaced the memory and zeroed the registers the
