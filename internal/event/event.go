@@ -40,8 +40,9 @@ func SourceByName(name string) (Source, bool) {
 }
 
 // MaxParams bounds the parameters of one event so that an Event needs no
-// allocation of its own.
-const MaxParams = 12
+// allocation of its own. It is the scap format's own bound: Falco's
+// execve exit event has 30 parameters.
+const MaxParams = 32
 
 // Param is one event parameter as Falco shows it in evt.arg.<name>: its name
 // and its rendered text (flags as names, fds as numbers, paths as strings).
