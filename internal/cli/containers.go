@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/truesightsec/truesight/internal/config"
 	"github.com/truesightsec/truesight/internal/container"
 )
 
@@ -26,32 +28,43 @@ type runtimeFlags struct {
 
 func (f *runtimeFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.hostRoot, "host-root", "", "prefix of every socket path and of /proc, e.g. /host when the node's / is mounted there")
-	fl.StringSliceVar(&f.docker, "docker-socket", nil, "Docker Engine API socket (Docker, or podman system service); repeatable; default: "+joinPaths(container.DefaultDockerSockets))
-	fl.StringSliceVar(&f.containerd, "containerd-socket", nil, "containerd API socket; repeatable; default: "+joinPaths(container.DefaultContainerdSockets))
-	fl.StringSliceVar(&f.cri, "cri-socket", nil, "Kubernetes CRI socket; repeatable; default: "+joinPaths(container.DefaultCRISockets))
-	fl.DurationVar(&f.timeout, "runtime-timeout", 5*time.Second, "how long to wait for one answer from a runtime")
+	fl.StringVar(&f.hostRoot, "host-root", "", "prefix of every socket path and of /proc, e.g. /host when the node's / is mounted there (truesight.containers.host_root)")
+	fl.StringSliceVar(&f.docker, "docker-socket", nil, "Docker Engine API socket (Docker, or podman system service); repeatable (truesight.containers.docker_sockets; default: "+joinPaths(container.DefaultDockerSockets)+")")
+	fl.StringSliceVar(&f.containerd, "containerd-socket", nil, "containerd API socket; repeatable (truesight.containers.containerd_sockets; default: "+joinPaths(container.DefaultContainerdSockets)+")")
+	fl.StringSliceVar(&f.cri, "cri-socket", nil, "Kubernetes CRI socket; repeatable (truesight.containers.cri_sockets; default: "+joinPaths(container.DefaultCRISockets)+")")
+	fl.DurationVar(&f.timeout, "runtime-timeout", 5*time.Second, "how long to wait for one answer from a runtime (truesight.containers.timeout)")
 }
 
-// options turns the flags into registry options; a flag given with an
-// empty value ("--cri-socket=") disables that runtime.
-func (f *runtimeFlags) options(cmd *cobra.Command, log *slog.Logger) container.Options {
-	o := container.Options{HostRoot: f.hostRoot, Timeout: f.timeout, Logger: log}
-	pick := func(name string, v []string) []string {
-		if !cmd.Flags().Changed(name) {
+// options turns the configuration's truesight.containers, with the flags
+// given on top, into registry options; an empty socket list (in the file,
+// or a flag given empty: "--cri-socket=") turns that runtime off.
+func (f *runtimeFlags) options(cmd *cobra.Command, log *slog.Logger, base config.Containers) container.Options {
+	sockets := func(name string, flag, conf, defaults []string) []string {
+		if cmd.Flags().Changed(name) {
+			conf = flag
+		} else if slices.Equal(conf, defaults) {
+			// nil: the defaults, which may well be missing without a
+			// warning; sockets the user names are warned about.
 			return nil
 		}
 		out := []string{}
-		for _, s := range v {
+		for _, s := range conf {
 			if s != "" {
 				out = append(out, s)
 			}
 		}
 		return out
 	}
-	o.Docker = pick("docker-socket", f.docker)
-	o.Containerd = pick("containerd-socket", f.containerd)
-	o.CRI = pick("cri-socket", f.cri)
+	o := container.Options{HostRoot: base.HostRoot, Timeout: time.Duration(base.Timeout), Logger: log}
+	if cmd.Flags().Changed("host-root") {
+		o.HostRoot = f.hostRoot
+	}
+	if cmd.Flags().Changed("runtime-timeout") || o.Timeout <= 0 {
+		o.Timeout = f.timeout
+	}
+	o.Docker = sockets("docker-socket", f.docker, base.DockerSockets, container.DefaultDockerSockets)
+	o.Containerd = sockets("containerd-socket", f.containerd, base.ContainerdSockets, container.DefaultContainerdSockets)
+	o.CRI = sockets("cri-socket", f.cri, base.CRISockets, container.DefaultCRISockets)
 	return o
 }
 
@@ -83,6 +96,7 @@ type containerRow struct {
 func newContainersCmd() *cobra.Command {
 	var (
 		rf       runtimeFlags
+		cfgf     configFlags
 		asJSON   bool
 		waitFor  time.Duration
 		procRoot string
@@ -101,7 +115,12 @@ runtime's socket is not reachable.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stderr := cmd.ErrOrStderr()
 			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-			reg := container.NewRegistry(rf.options(cmd, log))
+			cfg, err := loadConfig(cmd, &cfgf, nil)
+			if err != nil {
+				return err
+			}
+			opts := rf.options(cmd, log, cfg.Truesight.Containers)
+			reg := container.NewRegistry(opts)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			done := make(chan struct{})
 			go func() {
@@ -115,7 +134,7 @@ runtime's socket is not reachable.`,
 			}
 
 			if procRoot == "" {
-				procRoot = filepath.Join("/", rf.hostRoot, "proc")
+				procRoot = filepath.Join("/", opts.HostRoot, "proc")
 			}
 			procs, err := container.ScanProcs(procRoot)
 			if err != nil {
@@ -156,6 +175,7 @@ runtime's socket is not reachable.`,
 		},
 	}
 	rf.register(cmd)
+	cfgf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
 	cmd.Flags().DurationVar(&waitFor, "wait", 5*time.Second, "how long to wait for the runtimes' first answers")
 	cmd.Flags().StringVar(&procRoot, "proc", "", "procfs to count processes in (default: <host-root>/proc)")

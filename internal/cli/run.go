@@ -160,7 +160,7 @@ everything, and prints event and drop counts on stderr.`,
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			reg := container.NewRegistry(cf.options(cmd, log))
+			reg := container.NewRegistry(cf.options(cmd, log, cfg.Truesight.Containers))
 			regDone := make(chan struct{})
 			regCtx, stopReg := context.WithCancel(ctx)
 			go func() { _ = reg.Run(regCtx); close(regDone) }()
@@ -217,6 +217,9 @@ everything, and prints event and drop counts on stderr.`,
 			loop := &agent.Loop{Sensor: s, Translator: tr, Hostname: host, Containers: reg, Metrics: metrics,
 				Emit: emitAlert, LoaderConfigWritten: kickScan}
 			loop.Engine.Store(eng)
+			if !cmd.Flags().Changed("scan-interval") {
+				scanEvery = time.Duration(cfg.Truesight.ScanInterval)
+			}
 			if scanEvery > 0 {
 				sc := scan.New(scan.Options{Kernel: s, KernelBlindSpots: spots, Containers: reg.Lookup})
 				go sc.Run(ctx, scanEvery, kick, func(f *scan.Finding) {
@@ -321,7 +324,7 @@ everything, and prints event and drop counts on stderr.`,
 	cfgf.register(cmd)
 	cf.register(cmd)
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (e.g. 30s); 0 runs until interrupted")
-	cmd.Flags().DurationVar(&scanEvery, "scan-interval", 30*time.Second, "how often to scan for hidden processes and preload injection (also at once after a write to the loader's configuration or a new container); 0 disables")
+	cmd.Flags().DurationVar(&scanEvery, "scan-interval", 30*time.Second, "how often to scan for hidden processes and preload injection (also at once after a write to the loader's configuration or a new container); 0 disables (truesight.scan_interval)")
 	cmd.Flags().StringArrayVar(&blindSpots, "kernel-blind-spot", defaultBlindSpots, "PID:COMM of a process this platform keeps out of the BPF task views (see truesight scan)")
 	cmd.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the event loop to this file (for developers)")
 	_ = cmd.Flags().MarkHidden("cpuprofile")

@@ -29,6 +29,7 @@ func newScanCmd() *cobra.Command {
 	var (
 		rf             ruleFlags
 		cf             runtimeFlags
+		cfgf           configFlags
 		format         string
 		iso8601        bool
 		noKernel       bool
@@ -66,7 +67,12 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 				spots = append(spots, b)
 			}
 			stderr := cmd.ErrOrStderr()
-			eng, _, err := rf.load(stderr, engine.Options{})
+			cfg, err := loadConfig(cmd, &cfgf, nil)
+			if err != nil {
+				return err
+			}
+			files := ruleFlags{files: append(append([]string{}, cfg.RulesFiles...), rf.files...), noDefaults: rf.noDefaults}
+			eng, _, err := files.load(stderr, engineOptions(cfg))
 			if err != nil {
 				return err
 			}
@@ -89,7 +95,7 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 			defer stop()
 			// Container names and images from the runtimes, when any answers
 			// within a moment.
-			reg := container.NewRegistry(cf.options(cmd, slog.New(slog.NewTextHandler(io.Discard, nil))))
+			reg := container.NewRegistry(cf.options(cmd, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg.Truesight.Containers))
 			regCtx, stopReg := context.WithCancel(ctx)
 			regDone := make(chan struct{})
 			go func() { _ = reg.Run(regCtx); close(regDone) }()
@@ -125,6 +131,7 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 	}
 	rf.register(cmd)
 	cf.register(cmd)
+	cfgf.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "text: a readable report; json: Falco's JSON alert objects, one per line")
 	cmd.Flags().BoolVar(&iso8601, "iso8601", false, "print alert times in ISO 8601")
 	cmd.Flags().BoolVar(&noKernel, "no-kernel-view", false, "do not load eBPF for the kernel's task list (compare /proc and probes only)")

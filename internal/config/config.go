@@ -181,6 +181,25 @@ type Truesight struct {
 	// ShutdownTimeout bounds the flush of queued alerts at exit.
 	ShutdownTimeout Duration  `yaml:"shutdown_timeout"`
 	RateLimit       RateLimit `yaml:"rate_limit"`
+	// ScanInterval is how often `truesight run` scans for hidden
+	// processes and preload injection; 0 disables the periodic scan.
+	ScanInterval Duration `yaml:"scan_interval"`
+	// Containers says where the container runtimes are.
+	Containers Containers `yaml:"containers"`
+}
+
+// Containers locates the container runtimes' sockets.
+type Containers struct {
+	// HostRoot prefixes every socket path and /proc (a DaemonSet that
+	// mounts the node's / at /host sets /host).
+	HostRoot string `yaml:"host_root"`
+	// The sockets of each API, tried in order; an empty list turns that
+	// runtime off.
+	DockerSockets     []string `yaml:"docker_sockets"`
+	ContainerdSockets []string `yaml:"containerd_sockets"`
+	CRISockets        []string `yaml:"cri_sockets"`
+	// Timeout bounds the wait for one answer from a runtime.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // RateLimit suppresses identical alerts.

@@ -151,8 +151,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) {
 				return
 			}
 			dur, err := time.ParseDuration(s)
-			if err != nil || dur < 0 {
+			if err != nil {
 				d.errorf(n, key, "want a duration such as 10s or 500ms, got %q", s)
+				return
+			}
+			if dur < 0 {
+				d.errorf(n, key, "want a duration of 0s or more, got %q", s)
 				return
 			}
 			v.SetInt(int64(dur))

@@ -98,6 +98,10 @@ func (d *decoder) validate(c *Config) {
 		bad("truesight.rate_limit.enabled", "rate limiting needs a positive window and a max of at least 1")
 	}
 
+	if c.Truesight.Containers.Timeout <= 0 {
+		bad("truesight.containers.timeout", "must be positive")
+	}
+
 	for _, u := range []struct {
 		key string
 		set bool
