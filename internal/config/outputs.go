@@ -35,6 +35,7 @@ func (c *Config) jsonOptions() output.JSONOptions {
 		OmitOutput:       !c.JSONIncludeOutputProperty,
 		OmitTags:         !c.JSONIncludeTagsProperty,
 		OmitOutputFields: !c.JSONIncludeOutputFieldsProperty,
+		IncludeMessage:   c.JSONIncludeMessageProperty,
 	}
 }
 

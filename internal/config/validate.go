@@ -106,7 +106,6 @@ func (d *decoder) validate(c *Config) {
 		key string
 		set bool
 	}{
-		{"json_include_message_property", c.JSONIncludeMessageProperty},
 		{"grpc_output.enabled", c.GRPCOutput.Enabled},
 		{"log_syslog", c.LogSyslog},
 		{"http_output.compress_uploads", h.CompressUploads},

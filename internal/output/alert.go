@@ -59,11 +59,15 @@ type JSONOptions struct {
 	OmitOutput       bool // json_include_output_property: false
 	OmitTags         bool // json_include_tags_property: false
 	OmitOutputFields bool // json_include_output_fields_property: false
+	// IncludeMessage adds "message", the rule's output without the time
+	// and priority that "output" starts with (json_include_message_property).
+	IncludeMessage bool
 }
 
 // jsonAlert has its keys in sorted order, as Falco writes them.
 type jsonAlert struct {
 	Hostname     string          `json:"hostname"`
+	Message      *string         `json:"message,omitempty"`
 	Output       *string         `json:"output,omitempty"`
 	OutputFields *map[string]any `json:"output_fields,omitempty"`
 	Priority     string          `json:"priority"`
@@ -85,6 +89,9 @@ func (a *Alert) JSON(o JSONOptions) []byte {
 	if !o.OmitOutput {
 		s := a.Text(o.Text)
 		j.Output = &s
+	}
+	if o.IncludeMessage {
+		j.Message = &a.Message
 	}
 	if !o.OmitOutputFields {
 		m := a.Fields

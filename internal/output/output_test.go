@@ -78,4 +78,8 @@ func TestAlertTextAndJSONFollowFalco(t *testing.T) {
 	if got := string(a.JSON(JSONOptions{OmitOutput: true, OmitTags: true, OmitOutputFields: true})); got != want {
 		t.Errorf("minimal json:\n got %s\nwant %s", got, want)
 	}
+	want = `{"hostname":"node1","message":"file=/etc/ld.so.preload gp=<NA> uid=0","priority":"Warning","rule":"Modify ld.so.preload","source":"syscall","time":"2016-08-04T16:17:57.881781397Z"}`
+	if got := string(a.JSON(JSONOptions{OmitOutput: true, OmitTags: true, OmitOutputFields: true, IncludeMessage: true})); got != want {
+		t.Errorf("json with message:\n got %s\nwant %s", got, want)
+	}
 }
