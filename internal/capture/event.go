@@ -91,24 +91,16 @@ func (e *Event) CopyFrom(src *Event) {
 	e.data = buf
 }
 
-// decode parses an event block body (without the trailer). It returns
-// false with an empty message for an event code newer than the table,
-// false with a message for a malformed event.
-func (e *Event) decode(typ uint32, body []byte) (bool, string) {
-	h, ok, msg := e.decodeHeader(typ, body)
-	if !ok {
-		return false, msg
-	}
-	return e.decodeParams(h)
-}
-
 // header is what decodeParams needs from decodeHeader.
 type header struct {
 	hdrLen, nparams, lenSize int
 }
 
-// decodeHeader reads the event header: everything but the parameter
-// boundaries. nparams is -1 for an old block, which does not store it.
+// decodeHeader reads an event block body (without the trailer) up to the
+// parameter boundaries, which decodeParams finds. It returns false with an
+// empty message for an event code newer than the table, false with a
+// message for a malformed event. nparams is -1 for an old block, which
+// does not store it.
 func (e *Event) decodeHeader(typ uint32, body []byte) (header, bool, string) {
 	off := 2
 	e.Flags = 0
