@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse $(FUZZFLAGS) ./internal/condition/
 	$(GO) test -run '^$$' -fuzz FuzzLoad $(FUZZFLAGS) ./internal/rules/
 	$(GO) test -run '^$$' -fuzz FuzzRead $(FUZZFLAGS) ./internal/capture/
+	$(GO) test -run '^$$' -fuzz FuzzReplay $(FUZZFLAGS) ./internal/replay/
 	$(GO) test -run '^$$' -fuzz FuzzDecode $(FUZZFLAGS) ./internal/sensor/
 
 clean:
