@@ -291,7 +291,7 @@ func (t *Translator) syscall(r *sensor.Record) (*event.Event, *state.Process) {
 		}
 		e.AddParam("name", sc.Path[0], 0)
 		e.AddSym("flags", event.OpenFlagsText(uint32(flags)), int64(flags))
-		e.AddParam("mode", "0"+strconv.FormatUint(mode, 8), int64(mode))
+		e.AddParam("mode", modeText(mode), int64(mode))
 		if ok && sc.File.Valid {
 			e.AddParam("dev", strconv.FormatUint(uint64(sc.File.Dev), 16), int64(sc.File.Dev))
 			e.AddParam("ino", strconv.FormatUint(sc.File.Ino, 10), int64(sc.File.Ino))
@@ -489,6 +489,23 @@ var idParamNames = map[string][]string{
 	"setuid": {"uid"}, "setgid": {"gid"},
 	"setresuid": {"ruid", "euid", "suid"}, "setresgid": {"rgid", "egid", "sgid"},
 	"setreuid": {"ruid", "euid"}, "setregid": {"rgid", "egid"},
+}
+
+// modeTexts are the octal texts of the permission modes, rendered once:
+// every open carries one.
+var modeTexts = func() (t [0o1000]string) {
+	for m := range t {
+		t[m] = "0" + strconv.FormatUint(uint64(m), 8)
+	}
+	return t
+}()
+
+// modeText renders a mode in octal with a leading 0, as Falco does.
+func modeText(m uint64) string {
+	if m < uint64(len(modeTexts)) {
+		return modeTexts[m]
+	}
+	return "0" + strconv.FormatUint(m, 8)
 }
 
 func le64(b []byte) uint64 {

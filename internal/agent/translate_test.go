@@ -176,3 +176,11 @@ func TestChildrenOfTheAgentAreMarkedOwn(t *testing.T) {
 		t.Errorf("own: child %v grandchild %v other %v", tr.Table.Get(501).Own, tr.Table.Get(502).Own, tr.Table.Get(601).Own)
 	}
 }
+
+func TestModeTextIsOctal(t *testing.T) {
+	for m, want := range map[uint64]string{0o644: "0644", 0o777: "0777", 0o4755: "04755", 0o600: "0600", 0o1000: "01000"} {
+		if got := modeText(m); got != want {
+			t.Errorf("modeText(%#o) = %q, want %q", m, got, want)
+		}
+	}
+}
