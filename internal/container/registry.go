@@ -299,7 +299,7 @@ func (r *Registry) Run(ctx context.Context) error {
 			for _, s := range r.clients {
 				tried = append(tried, s.c.kind()+":"+s.c.socket())
 			}
-			r.opts.Logger.Warn("container: no container runtime answered; container.name, container.image and k8s.* fields will print <NA> until one does (configure the runtime sockets if they live elsewhere)",
+			r.opts.Logger.Warn("container: no container runtime answered; container.name, container.image and k8s.* fields will print <NA> until one does (configure the runtime sockets if they live elsewhere; podman answers once its API is served: systemctl enable --now podman.socket, or podman system service --time=0 unix:///run/podman/podman.sock)",
 				"tried", tried)
 		}
 	}()
