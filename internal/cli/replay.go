@@ -15,6 +15,7 @@ import (
 func newReplayCmd() *cobra.Command {
 	var (
 		rf       ruleFlags
+		cfgf     configFlags
 		format   string
 		iso8601  bool
 		matching string
@@ -32,32 +33,51 @@ and file descriptor state from its tables and events, and judge every event
 with the rules as if it were live. Alerts carry the capture's timestamps and,
 unless --hostname says otherwise, the capture's machine name.
 
+The configuration (-c, -o) applies as it does to truesight run: rules_files,
+priority, rule_matching, append_output, json_output and the json_include_*
+keys, time_format_iso_8601. Alerts go to stdout only.
+
 Exits 0 when no rule fired, 1 when one did, 2 when the rules or the capture
 could not be read (alerts raised before a damaged part are printed).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
+			if format != "" && format != "text" && format != "json" {
 				return &exitError{code: 2, err: fmt.Errorf("--format: %q is not text or json", format)}
 			}
-			m, err := engine.ParseMatching(matching)
-			if err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("--rule-matching: %w", err)}
-			}
-			stderr := cmd.ErrOrStderr()
-			eng, _, err := rf.load(stderr, engine.Options{Matching: m})
+			cfg, err := loadConfig(cmd, &cfgf, nil)
 			if err != nil {
 				return err
 			}
+			eopts := engineOptions(cfg)
+			if matching != "" {
+				m, err := engine.ParseMatching(matching)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--rule-matching: %w", err)}
+				}
+				eopts.Matching = m
+			}
+			stderr := cmd.ErrOrStderr()
+			files := ruleFlags{files: append(append([]string{}, cfg.RulesFiles...), rf.files...), noDefaults: rf.noDefaults}
+			eng, _, err := files.load(stderr, eopts)
+			if err != nil {
+				return err
+			}
+			enc := cfg.Encoding()
+			if format != "" {
+				enc.JSON = format == "json"
+			}
+			if cmd.Flags().Changed("iso8601") {
+				enc.Options.Text.ISO8601 = iso8601
+			}
 			// bufio.Writer keeps its first error; Flush reports it.
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
-			topts := output.TextOptions{ISO8601: iso8601}
 			alerts := 0
 			emit := func(a *output.Alert) {
 				alerts++
-				if format == "json" {
-					_, _ = w.Write(a.JSON(output.JSONOptions{Text: topts}))
+				if enc.JSON {
+					_, _ = w.Write(a.JSON(enc.Options))
 				} else {
-					_, _ = w.WriteString(a.Text(topts))
+					_, _ = w.WriteString(a.Text(enc.Options.Text))
 				}
 				_ = w.WriteByte('\n')
 			}
@@ -92,9 +112,10 @@ could not be read (alerts raised before a damaged part are printed).`,
 		},
 	}
 	rf.register(cmd)
-	cmd.Flags().StringVar(&format, "format", "text", "alert format: text (Falco's alert line) or json (Falco's JSON object)")
-	cmd.Flags().BoolVar(&iso8601, "iso8601", false, "print alert times in ISO 8601")
-	cmd.Flags().StringVar(&matching, "rule-matching", "first", "first: only the first matching rule alerts for an event (Falco's default); all: every one")
+	cfgf.register(cmd)
+	cmd.Flags().StringVar(&format, "format", "", "alert format: text (Falco's alert line) or json (Falco's JSON object); default: json_output of the configuration (text)")
+	cmd.Flags().BoolVar(&iso8601, "iso8601", false, "print alert times in ISO 8601 (time_format_iso_8601)")
+	cmd.Flags().StringVar(&matching, "rule-matching", "", "first: only the first matching rule alerts for an event (Falco's default); all: every one (rule_matching)")
 	cmd.Flags().StringVar(&hostname, "hostname", "", "hostname of the alerts (default: the capture's machine name)")
 	cmd.Flags().StringVarP(&print, "print", "p", "", "also print every event with this output format, as sysdig -p does (e.g. '%evt.num %evt.type %proc.name %fd.name')")
 	cmd.Flags().BoolVar(&all, "all-events", false, "judge every event, including those sysdig and Falco do not show (internal records, state-only events of filtered captures)")
