@@ -112,7 +112,7 @@ func init() {
 	procFamily("proc.exepath", "proc.pexepath", "proc.aexepath", "full path of the executable file, resolved by the kernel",
 		func(p *state.Process) (string, bool) { return nonEmpty(p.ExePath) })
 	procFamily("proc.args", "", "proc.aargs", "command-line arguments after argv[0], joined by spaces",
-		func(p *state.Process) (string, bool) { return p.ArgsText, p.Comm != "" || p.ArgsText != "" })
+		func(p *state.Process) (string, bool) { return p.ArgsText, true })
 	procFamily("proc.cmdline", "proc.pcmdline", "proc.acmdline", "process name and arguments (proc.name + \" \" + proc.args)",
 		func(p *state.Process) (string, bool) { return nonEmpty(p.Cmdline) })
 	procFamily("proc.cwd", "", "", "current working directory",
@@ -185,16 +185,25 @@ func init() {
 	procInt("proc.sid", Int64, "session id", func(p *state.Process) (int64, bool) { return p.Sid, true })
 	procInt("proc.vpgid", Int64, "process group id inside the pid namespace", func(p *state.Process) (int64, bool) { return p.VPgid, true })
 	procInt("proc.tty", Uint64, "controlling terminal device number, 0 when there is none", func(p *state.Process) (int64, bool) { return int64(p.TTY), true })
-	simple("proc.sname", String, "name of the session leader (the nearest ancestor whose pid is the session id)", func(c *Ctx) (Value, bool) {
+	simple("proc.sname", String, "name of the session leader: the ancestor whose pid is the session id, else the eldest ancestor in the same session", func(c *Ctx) (Value, bool) {
 		if c.Proc == nil {
 			return Value{}, false
 		}
+		// The process whose pid is the session id, else, as libsinsp
+		// does, the eldest ancestor in the same session.
+		var eldest *state.Process
 		for a, i := c.Proc, 0; a != nil && i < maxAncestors; a, i = a.Parent, i+1 {
-			if a.VPid == c.Proc.Sid || a.Pid == c.Proc.Sid {
-				return str(a.Comm)
+			if a.VPid != 0 && a.VPid == c.Proc.Sid || a.Pid == c.Proc.Sid {
+				return nonEmptyV(a.Comm)
+			}
+			if a.Sid == c.Proc.Sid {
+				eldest = a
 			}
 		}
-		return Value{}, false
+		if eldest == nil {
+			return Value{}, false
+		}
+		return nonEmptyV(eldest.Comm)
 	})
 	simple("proc.vpgid.name", String, "name of the process group leader", func(c *Ctx) (Value, bool) {
 		if c.Proc == nil {

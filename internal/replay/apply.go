@@ -156,7 +156,7 @@ func (r *Replayer) forget() { r.lastProc = nil }
 // unknownProcess stands in for a thread the capture has no record of:
 // its user is unknown too (uid -1, as libsinsp has it), not root.
 func unknownProcess(pid int64) *state.Process {
-	return &state.Process{Pid: pid, Tid: pid, PPid: -1, LoginUID: -1, Root: "/",
+	return &state.Process{Pid: pid, Tid: pid, PPid: -1, LoginUID: -1, Root: "/", Sid: -1, VPgid: -1,
 		UID: noLoginUID, GID: noLoginUID, EUID: noLoginUID, EGID: noLoginUID}
 }
 
