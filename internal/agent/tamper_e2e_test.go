@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/truesightsec/truesight/internal/engine"
+	"github.com/truesightsec/truesight/internal/output"
+	"github.com/truesightsec/truesight/internal/testenv"
+)
+
+// Every way of tampering with the loader the scenario lists (step 1: renames
+// over, hard links to, truncation and deletion of ld.so.preload, the
+// loader's configuration and the loader itself), done for real in a
+// container, raises its default rule from live kernel events.
+func TestLoaderTamperingInContainerAlerts(t *testing.T) {
+	testenv.RequirePodman(t)
+	a := startAgent(t, defaultSources(), engine.Options{Matching: engine.MatchAll})
+	script := strings.Join([]string{
+		"set -e",
+		"echo /lib/a.so > /tmp/p",
+		"mv /tmp/p /etc/ld.so.preload",      // rename over
+		"rm /etc/ld.so.preload",             // unlink
+		"echo /lib/b.so > /tmp/q",           //
+		"ln /tmp/q /etc/ld.so.preload",      // hard link onto
+		"truncate -s 0 /etc/ld.so.preload",  // truncate
+		"mv /etc/ld.so.preload /tmp/gone",   // rename away
+		"mkdir -p /etc/ld.so.conf.d /lib64", //
+		"echo /opt/x > /etc/ld.so.conf.d/x.conf",
+		"echo x > /lib64/ld-linux-x86-64.so.2",
+	}, "\n")
+	id := testenv.StartContainer(t, "ts-e2e-tamper-"+strconv.Itoa(os.Getpid()), nil, "sh", "-c", script)
+	if code := testenv.Podman(t, "wait", id); code != "0" {
+		t.Fatalf("the script exited %s: %s", code, testenv.Podman(t, "logs", id))
+	}
+	inContainer := func(al *output.Alert) bool { return field(al, "container.id") == id[:12] }
+	types := func(rule string, n int) []string {
+		t.Helper()
+		a.waitFor(t, rule, inContainer)
+		got := a.matching(rule, inContainer)
+		var ts []string
+		for _, al := range got {
+			s, _ := field(al, "evt.type").(string) // only where the output names it
+			ts = append(ts, s)
+		}
+		if len(got) != n {
+			t.Errorf("%s: %d alerts (%q), want %d", rule, len(got), ts, n)
+		}
+		return ts
+	}
+	family := func(ts []string, prefix string) bool {
+		return slices.ContainsFunc(ts, func(s string) bool { return strings.HasPrefix(s, prefix) })
+	}
+
+	if ts := types("Replace ld.so.preload", 2); !family(ts, "rename") || !family(ts, "link") {
+		t.Errorf("Replace ld.so.preload: syscalls %q, want a rename and a link", ts)
+	}
+	if ts := types("Remove or truncate ld.so.preload", 3); !family(ts, "unlink") || !family(ts, "rename") ||
+		!(family(ts, "truncate") || family(ts, "ftruncate")) {
+		t.Errorf("Remove or truncate ld.so.preload: syscalls %q, want an unlink, a truncate and a rename", ts)
+	}
+	types("Modify dynamic loader configuration", 1)
+	if got := a.matching("Modify dynamic loader configuration", inContainer); len(got) == 1 && field(got[0], "fd.name") != "/etc/ld.so.conf.d/x.conf" {
+		t.Errorf("loader configuration alert names %v", field(got[0], "fd.name"))
+	}
+	types("Modify dynamic loader", 1)
+	if got := a.matching("Modify dynamic loader", inContainer); len(got) == 1 && field(got[0], "fd.name") != "/lib64/ld-linux-x86-64.so.2" {
+		t.Errorf("loader alert names %v", field(got[0], "fd.name"))
+	}
+}
+
+// A program started with LD_PRELOAD (a library that does not exist: the
+// loader only warns) raises its rule, with the library named.
+func TestProgramStartedWithLDPreloadAlerts(t *testing.T) {
+	a := startAgent(t, defaultSources(), engine.Options{})
+	lib := "/nonexistent/ts-preload-" + strconv.Itoa(os.Getpid()) + ".so"
+	cmd := exec.Command("/usr/bin/env", "LD_PRELOAD="+lib, "/bin/true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("env: %v: %s", err, out)
+	}
+	got := a.waitFor(t, "Program started with LD_PRELOAD or LD_AUDIT", func(al *output.Alert) bool {
+		return field(al, "proc.env[LD_PRELOAD]") == lib
+	})
+	if len(got) != 1 || field(got[0], "proc.exepath") != "/usr/bin/true" || field(got[0], "container.id") != "host" {
+		t.Errorf("got %d alerts; first: %v", len(got), got[0].Fields)
+	}
+}
