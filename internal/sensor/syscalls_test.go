@@ -3,6 +3,8 @@ package sensor
 import (
 	"slices"
 	"testing"
+
+	"github.com/truesightsec/truesight/internal/event"
 )
 
 func TestSyscallNames(t *testing.T) {
@@ -164,6 +166,20 @@ func TestKernelVersion(t *testing.T) {
 		}
 		if got := fmodeBackingFor(major, minor); got != tt.backing {
 			t.Errorf("FMODE_BACKING for %q = %#x, want %#x", tt.release, got, tt.backing)
+		}
+	}
+}
+
+// Every syscall the sensor can report has an event type of its name, so a
+// rule can name any of them.
+func TestEverySyscallIsAnEventType(t *testing.T) {
+	for nr := range len(x86_64Names) {
+		name := SyscallName(nr)
+		if name == "" {
+			continue
+		}
+		if _, ok := event.TypeByName(name); !ok {
+			t.Errorf("syscall %d %s has no event type (add it to internal/event/types.go)", nr, name)
 		}
 	}
 }
