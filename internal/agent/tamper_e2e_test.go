@@ -10,6 +10,7 @@ import (
 
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/output"
+	"github.com/truesightsec/truesight/internal/rules"
 	"github.com/truesightsec/truesight/internal/testenv"
 )
 
@@ -87,5 +88,30 @@ func TestProgramStartedWithLDPreloadAlerts(t *testing.T) {
 	})
 	if len(got) != 1 || field(got[0], "proc.exepath") != "/usr/bin/true" || field(got[0], "container.id") != "host" {
 		t.Errorf("got %d alerts; first: %v", len(got), got[0].Fields)
+	}
+}
+
+// A rule may name any syscall, not only those with an event of their own in
+// the scap table: the sensor captures it for the rule.
+func TestRuleOnAGenericSyscallFiresLive(t *testing.T) {
+	src := rules.Source{Name: "generic.yaml", Data: []byte(`
+- rule: sethostname in a namespace
+  desc: d
+  condition: evt.type = sethostname and evt.res = SUCCESS
+  output: hostname set (pid=%proc.pid command=%proc.cmdline)
+  priority: NOTICE
+`)}
+	a := startAgent(t, []rules.Source{src}, engine.Options{})
+	name := "ts-uts-" + strconv.Itoa(os.Getpid())
+	// A private UTS namespace: the machine's own hostname is untouched.
+	cmd := exec.Command("unshare", "-u", "hostname", name)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("unshare: %v: %s", err, out)
+	}
+	got := a.waitFor(t, "sethostname in a namespace", func(al *output.Alert) bool {
+		return field(al, "proc.cmdline") == "hostname "+name
+	})
+	if len(got) != 1 {
+		t.Errorf("%d alerts, want 1", len(got))
 	}
 }
