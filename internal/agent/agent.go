@@ -50,7 +50,7 @@ func PlanFor(eng *engine.Engine) Plan {
 		set[s] = true
 	}
 	var missing []string
-	for _, t := range eng.Types(event.SourceSyscall) {
+	for _, t := range eng.CaptureTypes(event.SourceSyscall) {
 		name := t.String()
 		if _, ok := sensor.SyscallNumber(name); ok {
 			set[name] = true

@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/truesightsec/truesight/internal/container"
+	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/event"
+	"github.com/truesightsec/truesight/internal/rules"
 	"github.com/truesightsec/truesight/internal/sensor"
 	"github.com/truesightsec/truesight/internal/state"
 )
@@ -182,5 +185,25 @@ func TestModeTextIsOctal(t *testing.T) {
 		if got := modeText(m); got != want {
 			t.Errorf("modeText(%#o) = %q, want %q", m, got, want)
 		}
+	}
+}
+
+// The sensor captures a generic syscall (one with no scap event of its own)
+// for a rule that names it, not for a rule that constrains no event type.
+func TestPlanCapturesGenericSyscallsOnlyWhenNamed(t *testing.T) {
+	load := func(cond string) Plan {
+		src := rules.Source{Name: "r.yaml", Data: []byte("- rule: r\n  desc: d\n  condition: " + cond + "\n  output: o\n  priority: NOTICE\n  warn_evttypes: false\n")}
+		eng, _, diags := engine.Load([]rules.Source{src}, engine.Options{})
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", cond, diags)
+		}
+		return PlanFor(eng)
+	}
+	if p := load("proc.name = x"); slices.Contains(p.Syscalls, "clock_gettime") || !slices.Contains(p.Syscalls, "read") {
+		t.Errorf("a rule on every type: captures %d syscalls, clock_gettime %v, read %v",
+			len(p.Syscalls), slices.Contains(p.Syscalls, "clock_gettime"), slices.Contains(p.Syscalls, "read"))
+	}
+	if p := load("evt.type = clock_gettime"); !slices.Contains(p.Syscalls, "clock_gettime") {
+		t.Errorf("a rule naming clock_gettime does not capture it: %v", p.Syscalls)
 	}
 }

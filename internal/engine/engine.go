@@ -273,13 +273,27 @@ func (p *plan) holds(c *fields.Ctx, memo *[maxShared]uint8) bool {
 // Rules returns the engine's rules in file order.
 func (e *Engine) Rules() []*Rule { return e.rules }
 
-// Types returns the event types of a source that at least one rule needs:
-// the set a sensor must capture.
+// Types returns the event types of a source that at least one rule is
+// evaluated on.
 func (e *Engine) Types(src event.Source) []event.Type {
 	var out []event.Type
 	for t, rs := range e.byType[src] {
 		if len(rs) > 0 {
 			out = append(out, event.Type(t))
+		}
+	}
+	return out
+}
+
+// CaptureTypes returns the event types of a source a sensor must capture
+// for the rules: Types, less the generic syscalls (clock_gettime, futex,
+// ...) that only rules matching every type would see. As Falco, truesight
+// captures those high-volume syscalls only for a rule that names them.
+func (e *Engine) CaptureTypes(src event.Source) []event.Type {
+	var out []event.Type
+	for _, t := range e.Types(src) {
+		if !t.Generic() || slices.ContainsFunc(e.byType[src][t], func(r *Rule) bool { return !r.AllTypes }) {
+			out = append(out, t)
 		}
 	}
 	return out

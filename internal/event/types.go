@@ -1,5 +1,7 @@
 package event
 
+import "slices"
+
 // Type is an event type, named as Falco names it (evt.type). The zero value
 // is Unknown. Types are small integers so the rule index can be an array.
 type Type uint16
@@ -7,10 +9,10 @@ type Type uint16
 // Unknown is the type of an event whose kind we could not name.
 const Unknown Type = 0
 
-// typeNames lists every event type name of the scap event table, in the
-// table's order, after the reserved Unknown slot. Detector findings use
-// names of their own at the end.
-var typeNames = []string{
+// tableNames lists every event type name of the scap event table, in the
+// table's order, after the reserved Unknown slot, and the syscalls it has
+// no event for that truesight captures with their own parameters.
+var tableNames = []string{
 	"unknown",
 	"syscall",
 	"open",
@@ -208,9 +210,24 @@ var typeNames = []string{
 	// Syscalls the scap table has no event for; captured live.
 	"truncate",
 	"ftruncate",
-	// Every other x86_64 syscall, so that a rule can name any of them
-	// (evt.type = clock_gettime): captured live, and read from a capture's
-	// generic events (TestEverySyscallIsAnEventType keeps the list whole).
+}
+
+// findingNames are the types of truesight's detector findings (source
+// "truesight").
+var findingNames = []string{"hidden_process", "preload_config", "preload_env", "injected_library"}
+
+// typeNames are all the type names, indexed by Type.
+var typeNames = slices.Concat(tableNames, genericNames, findingNames)
+
+// genericNames are the x86_64 syscalls the scap table has no event of
+// their own for (Falco's generic events), so that a rule can name any of
+// them (evt.type = clock_gettime): the sensor captures them for such a
+// rule, and replay reads them from a capture's generic events.
+// TestEverySyscallIsAnEventType keeps the list whole. A rule that does not
+// constrain evt.type is not enough to capture them (as Falco, which leaves
+// such high-volume syscalls out unless asked), though it is evaluated on
+// them when they are captured.
+var genericNames = []string{
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "pread64", "pwrite64",
 	"sched_yield", "mremap", "msync", "mincore", "madvise", "shmget", "shmat",
 	"shmctl", "pause", "getitimer", "alarm", "setitimer", "getpid", "exit",
@@ -258,12 +275,17 @@ var typeNames = []string{
 	"lsm_get_self_attr", "lsm_set_self_attr", "lsm_list_modules", "mseal",
 	"setxattrat", "getxattrat", "listxattrat", "removexattrat",
 	"open_tree_attr", "file_getattr", "file_setattr",
-	// truesight detector findings (source "truesight").
-	"hidden_process",
-	"preload_config",
-	"preload_env",
-	"injected_library",
 }
+
+// genericStart and genericEnd bound the generic syscall types.
+var (
+	genericStart = Type(len(tableNames))
+	genericEnd   = genericStart + Type(len(genericNames))
+)
+
+// Generic reports whether the type is a syscall without an event of its
+// own in the scap table (see genericNames).
+func (t Type) Generic() bool { return t >= genericStart && t < genericEnd }
 
 var typeByName = func() map[string]Type {
 	m := make(map[string]Type, len(typeNames))
