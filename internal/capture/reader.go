@@ -66,6 +66,15 @@ type Stats struct {
 	FirstBadBlock error
 }
 
+// PassedStats counts the events Reader.Pass left out.
+type PassedStats struct {
+	// Events counts those that make an event of their own: exit halves
+	// and standalone events (an enter half joins its exit).
+	Events uint64
+	// Shown counts those of Events that sysdig and Falco show.
+	Shown uint64
+}
+
 // readBufSize is the buffered reader's size. Blocks that fit are decoded in
 // place; larger ones are copied into a buffer grown as their data arrives.
 const readBufSize = 1 << 16
@@ -97,13 +106,14 @@ type Reader struct {
 	Interfaces []Interface
 	Stats      Stats
 
-	// Filter, when set, sees each event with its header decoded and its
-	// parameters not yet located (NParams 0). Events it rejects are
-	// numbered and counted but not returned, and their parameters are
-	// never examined (malformed ones are not counted as BadEvents), as
-	// libsinsp parses an event's parameters only when something reads
-	// them.
-	Filter func(ev *Event) bool
+	// Pass, when set, says for each event code whether Next returns its
+	// events. The others are numbered and counted (Stats.Events, and
+	// Passed) but not returned, and their parameters are never examined
+	// (malformed ones are not counted as BadEvents), as libsinsp parses an
+	// event's parameters only when something reads them.
+	Pass *[NumCodes]bool
+	// Passed counts the events Pass left out.
+	Passed PassedStats
 
 	big      []byte // blocks larger than the read buffer
 	byTid    map[int64]*ThreadInfo
@@ -489,8 +499,14 @@ func (r *Reader) accept(ev *Event, typ uint32, body []byte, start int64) bool {
 		} else {
 			r.activity = true
 		}
-		if r.Filter != nil && !r.Filter(ev) {
+		if r.Pass != nil && !r.Pass[ev.Code] {
 			r.Stats.Events++
+			if ev.Info.IsExit() || ev.Info.Standalone() {
+				r.Passed.Events++
+				if ev.Shown() {
+					r.Passed.Shown++
+				}
+			}
 			return false
 		}
 		ok, msg = ev.decodeParams(h)

@@ -201,6 +201,13 @@ func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, erro
 		err = r.sequential(cr)
 	}
 	r.stats.Reader = cr.Stats
+	// The events the reader passed over on their header (Pass).
+	r.stats.Events += cr.Passed.Events
+	if r.opts.AllEvents {
+		r.stats.Shown += cr.Passed.Events
+	} else {
+		r.stats.Shown += cr.Passed.Shown
+	}
 	r.stats.Pairs = r.pairer.Stats
 	r.stats.Pairs.Unpaired += uint64(r.pairer.Pending())
 	if errors.Is(err, io.EOF) {
@@ -219,19 +226,6 @@ func (r *Replayer) skip(ev *capture.Event, events, shown *uint64) bool {
 	return true
 }
 
-// filter is the reader's Filter for a replay: it passes on the events
-// something may need, counting the others as skip does, before their
-// parameters are even located.
-func (r *Replayer) filter(events, shown *uint64) func(ev *capture.Event) bool {
-	return func(ev *capture.Event) bool {
-		if r.interesting[ev.Code] {
-			return true
-		}
-		r.count(ev, events, shown)
-		return false
-	}
-}
-
 // count counts an event nothing needs as the event it would make.
 func (r *Replayer) count(ev *capture.Event, events, shown *uint64) {
 	if ev.Info.IsExit() || ev.Info.Standalone() {
@@ -247,8 +241,8 @@ func (r *Replayer) sequential(cr *capture.Reader) error {
 	threads, users, groups := len(cr.Threads), len(cr.Users), len(cr.Groups)
 	var ev capture.Event
 	var sc capture.Syscall
-	cr.Filter = r.filter(&r.stats.Events, &r.stats.Shown)
-	defer func() { cr.Filter = nil }()
+	cr.Pass = &r.interesting
+	defer func() { cr.Pass = nil }()
 	for {
 		if err := cr.Next(&ev); err != nil {
 			return err
@@ -329,17 +323,9 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 	b := new(batch)
 	var ev capture.Event
 	stable := cr.Stable()
-	var skipped, skippedShown uint64
-	cr.Filter = r.filter(&skipped, &skippedShown)
-	defer func() { cr.Filter = nil }()
-	// send hands the batch over with the counts of the events passed
-	// over since the last one.
-	send := func() {
-		b.skipped += skipped
-		b.skippedShown += skippedShown
-		skipped, skippedShown = 0, 0
-		full <- b
-	}
+	cr.Pass = &r.interesting
+	defer func() { cr.Pass = nil }()
+	send := func() { full <- b }
 	for {
 		err := cr.Next(&ev)
 		if err != nil {
@@ -351,7 +337,7 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 			// Tables arrived before this event: hand over what came
 			// before them, then them with copies (the reader may
 			// overwrite its entries later).
-			if b.n > 0 || b.skipped > 0 || skipped > 0 {
+			if b.n > 0 || b.skipped > 0 {
 				send()
 				b = r.nextBatch(empty)
 			}
