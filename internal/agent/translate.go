@@ -342,6 +342,7 @@ func (t *Translator) syscall(r *sensor.Record) (*event.Event, *state.Process) {
 		e.AddParam("proto", strconv.FormatUint(sc.Args[2], 10), int64(sc.Args[2]))
 		if ok {
 			f := t.sockFD(sc, fdNum, false)
+			f.Role = event.RoleNone // until a connect, bind, accept or transfer
 			if f.Type == event.FDUnknown {
 				f.Type = socketType(uint16(sc.Args[0]))
 			}
@@ -619,6 +620,10 @@ func (t *Translator) sockFD(sc *sensor.SyscallRecord, num int64, server bool) *e
 		remote = sc.Addr.AddrPort
 	}
 	f.LocalIsServer = server
+	f.Role = event.RoleClient
+	if server {
+		f.Role = event.RoleServer
+	}
 	if server {
 		f.ServerIP, f.ServerPort = local.Addr().Unmap(), local.Port()
 		f.ClientIP, f.ClientPort = remote.Addr().Unmap(), remote.Port()

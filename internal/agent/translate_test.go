@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -205,5 +206,38 @@ func TestPlanCapturesGenericSyscallsOnlyWhenNamed(t *testing.T) {
 	}
 	if p := load("evt.type = clock_gettime"); !slices.Contains(p.Syscalls, "clock_gettime") {
 		t.Errorf("a rule naming clock_gettime does not capture it: %v", p.Syscalls)
+	}
+}
+
+// A socket has no role, so no ends, until a connect or a bind gives it
+// one, as libsinsp's sockets.
+func TestSocketRoleFollowsTheSyscalls(t *testing.T) {
+	tr := newTestTranslator()
+	tr.Apply(execRec(100, 1, hostNS, "/", "curl", "http://10.0.0.2/"))
+	rec := func(name string, ret int64, local, remote string) *sensor.Record {
+		r := &sensor.Record{Kind: sensor.KindSyscall, Tid: 100, Tgid: 100, Time: 3000}
+		r.Syscall.Nr, _ = sensor.SyscallNumber(name)
+		r.Syscall.Ret = ret
+		r.Syscall.Args = [6]uint64{3, 1, 0}
+		if name == "socket" {
+			r.Syscall.Args = [6]uint64{2, 1, 0}
+		}
+		r.Syscall.Sock = sensor.Socket{Valid: true, Family: 2, Type: 1}
+		if local != "" {
+			r.Syscall.Sock.Local = netip.MustParseAddrPort(local)
+		}
+		if remote != "" {
+			r.Syscall.Sock.Remote = netip.MustParseAddrPort(remote)
+		}
+		return r
+	}
+	if e, _ := tr.Apply(rec("socket", 3, "", "")); e == nil || e.FD == nil || e.FD.Role != event.RoleNone {
+		t.Fatalf("socket: %+v", e)
+	}
+	if e, _ := tr.Apply(rec("connect", 0, "10.0.0.9:40000", "10.0.0.2:80")); e.FD == nil || e.FD.Role != event.RoleClient || e.FD.ServerPort != 80 {
+		t.Errorf("connect: fd %+v", e.FD)
+	}
+	if e, _ := tr.Apply(rec("bind", 0, "10.0.0.9:8080", "")); e.FD == nil || e.FD.Role != event.RoleServer || e.FD.ServerPort != 8080 {
+		t.Errorf("bind: fd %+v", e.FD)
 	}
 }

@@ -40,7 +40,7 @@ func netCtx() *fields.Ctx {
 	e := &event.Event{Num: 43, Type: event.MustType("connect"), Res: 0, HasRes: true}
 	e.FD = &event.FD{Num: 4, Type: event.FDIPv4, L4: event.L4TCP,
 		ClientIP: netip.MustParseAddr("10.1.2.3"), ClientPort: 40000,
-		ServerIP: netip.MustParseAddr("192.168.7.9"), ServerPort: 443, Connected: true}
+		ServerIP: netip.MustParseAddr("192.168.7.9"), ServerPort: 443, Connected: true, Role: event.RoleClient}
 	c.Evt = e
 	return c
 }

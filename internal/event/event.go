@@ -272,6 +272,33 @@ type FD struct {
 	// LocalIsServer says whether the local end is the server side.
 	LocalIsServer bool
 	Connected     bool
+	// Role is the socket's side as libsinsp keeps it: none from socket()
+	// until a connect, accept, bind or data transfer tells. A socket with
+	// no role has no ends for the fd.*ip and fd.*port fields.
+	Role FDRole
+}
+
+// FDRole is a socket's side of its connection.
+type FDRole uint8
+
+// Socket roles.
+const (
+	RoleNone FDRole = iota
+	RoleClient
+	RoleServer
+)
+
+// Ends says which ends of a socket the address and port fields may read:
+// none before the socket has a role, only the server end for a bound (or
+// listening) socket that has no peer, else both.
+func (f *FD) Ends() (server, client bool) {
+	switch {
+	case f.Role == RoleNone:
+		return false, false
+	case f.Role == RoleServer && !f.ClientIP.IsValid() && f.ClientPort == 0:
+		return true, false
+	}
+	return true, true
 }
 
 // Finding is a detector's report, carried by events of SourceTruesight.

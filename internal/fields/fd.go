@@ -44,10 +44,20 @@ func remoteIP(fd *event.FD) netip.Addr {
 
 // ipFields registers an address field with both a single value (for
 // outputs) and, when both is set, a condition form that matches either end.
-func ipField(name string, t Type, desc string, get func(fd *event.FD) netip.Addr, both bool) {
+// readable says whether a socket field may read the fd: a field that
+// reads only the server end needs it known, the others need both ends.
+func readable(fd *event.FD, serverEnd bool) bool {
+	if fd == nil || !isSocket(fd) {
+		return false
+	}
+	server, client := fd.Ends()
+	return server && (serverEnd || client)
+}
+
+func ipField(name string, t Type, desc string, get func(fd *event.FD) netip.Addr, both, serverEnd bool) {
 	register(&Field{Name: name, Type: t, Desc: desc, bind: func(string, bool) (Extractor, Multi, error) {
 		ex := func(c *Ctx) (Value, bool) {
-			if c.Evt.FD == nil || !isSocket(c.Evt.FD) {
+			if !readable(c.Evt.FD, serverEnd) {
 				return Value{}, false
 			}
 			return addr(get(c.Evt.FD))
@@ -57,11 +67,13 @@ func ipField(name string, t Type, desc string, get func(fd *event.FD) netip.Addr
 		}
 		return ex, func(c *Ctx, t ValueTest) bool {
 			fd := c.Evt.FD
-			if fd == nil || !isSocket(fd) {
+			if !readable(fd, true) {
 				return false
 			}
-			if v, ok := addr(fd.ClientIP); ok && t.Test(v) {
-				return true
+			if _, client := fd.Ends(); client {
+				if v, ok := addr(fd.ClientIP); ok && t.Test(v) {
+					return true
+				}
 			}
 			v, ok := addr(fd.ServerIP)
 			return ok && t.Test(v)
@@ -69,10 +81,10 @@ func ipField(name string, t Type, desc string, get func(fd *event.FD) netip.Addr
 	}})
 }
 
-func portField(name, desc string, get func(fd *event.FD) uint16, both bool) {
+func portField(name, desc string, get func(fd *event.FD) uint16, both, serverEnd bool) {
 	register(&Field{Name: name, Type: Port, Desc: desc, bind: func(string, bool) (Extractor, Multi, error) {
 		ex := func(c *Ctx) (Value, bool) {
-			if c.Evt.FD == nil || !isSocket(c.Evt.FD) {
+			if !readable(c.Evt.FD, serverEnd) {
 				return Value{}, false
 			}
 			return num(int64(get(c.Evt.FD)))
@@ -82,10 +94,13 @@ func portField(name, desc string, get func(fd *event.FD) uint16, both bool) {
 		}
 		return ex, func(c *Ctx, t ValueTest) bool {
 			fd := c.Evt.FD
-			if fd == nil || !isSocket(fd) {
+			if !readable(fd, true) {
 				return false
 			}
-			return t.Test(Value{N: int64(fd.ClientPort)}) || t.Test(Value{N: int64(fd.ServerPort)})
+			if _, client := fd.Ends(); client && t.Test(Value{N: int64(fd.ClientPort)}) {
+				return true
+			}
+			return t.Test(Value{N: int64(fd.ServerPort)})
 		}, nil
 	}})
 }
@@ -135,33 +150,35 @@ func init() {
 		return str(id + ":" + fd.Name)
 	})
 
-	ipField("fd.ip", IPAddr, "an IP address of the connection: in a condition either end matches", func(fd *event.FD) netip.Addr { return fd.ServerIP }, true)
-	ipField("fd.cip", IPAddr, "client IP address", func(fd *event.FD) netip.Addr { return fd.ClientIP }, false)
-	ipField("fd.sip", IPAddr, "server IP address", func(fd *event.FD) netip.Addr { return fd.ServerIP }, false)
-	ipField("fd.lip", IPAddr, "local IP address", localIP, false)
-	ipField("fd.rip", IPAddr, "remote IP address", remoteIP, false)
-	ipField("fd.net", IPNet, "an IP network of the connection: in a condition either end inside the network matches (fd.net=10.0.0.0/8)", func(fd *event.FD) netip.Addr { return fd.ServerIP }, true)
-	ipField("fd.cnet", IPNet, "client IP address, compared as a member of a network", func(fd *event.FD) netip.Addr { return fd.ClientIP }, false)
-	ipField("fd.snet", IPNet, "server IP address, compared as a member of a network", func(fd *event.FD) netip.Addr { return fd.ServerIP }, false)
-	ipField("fd.lnet", IPNet, "local IP address, compared as a member of a network", localIP, false)
-	ipField("fd.rnet", IPNet, "remote IP address, compared as a member of a network", remoteIP, false)
-	portField("fd.port", "a port of the connection: in a condition either end matches", func(fd *event.FD) uint16 { return fd.ServerPort }, true)
-	portField("fd.cport", "client port", func(fd *event.FD) uint16 { return fd.ClientPort }, false)
-	portField("fd.sport", "server port", func(fd *event.FD) uint16 { return fd.ServerPort }, false)
+	// Addresses and ports: none before a socket has a role (libsinsp);
+	// a bound socket without a peer has only its server end.
+	ipField("fd.ip", IPAddr, "an IP address of the connection: in a condition either end matches", func(fd *event.FD) netip.Addr { return fd.ServerIP }, true, true)
+	ipField("fd.cip", IPAddr, "client IP address", func(fd *event.FD) netip.Addr { return fd.ClientIP }, false, false)
+	ipField("fd.sip", IPAddr, "server IP address", func(fd *event.FD) netip.Addr { return fd.ServerIP }, false, true)
+	ipField("fd.lip", IPAddr, "local IP address", localIP, false, false)
+	ipField("fd.rip", IPAddr, "remote IP address", remoteIP, false, false)
+	ipField("fd.net", IPNet, "an IP network of the connection: in a condition either end inside the network matches (fd.net=10.0.0.0/8)", func(fd *event.FD) netip.Addr { return fd.ServerIP }, true, true)
+	ipField("fd.cnet", IPNet, "client IP address, compared as a member of a network", func(fd *event.FD) netip.Addr { return fd.ClientIP }, false, false)
+	ipField("fd.snet", IPNet, "server IP address, compared as a member of a network", func(fd *event.FD) netip.Addr { return fd.ServerIP }, false, true)
+	ipField("fd.lnet", IPNet, "local IP address, compared as a member of a network", localIP, false, false)
+	ipField("fd.rnet", IPNet, "remote IP address, compared as a member of a network", remoteIP, false, false)
+	portField("fd.port", "a port of the connection: in a condition either end matches", func(fd *event.FD) uint16 { return fd.ServerPort }, true, true)
+	portField("fd.cport", "client port", func(fd *event.FD) uint16 { return fd.ClientPort }, false, false)
+	portField("fd.sport", "server port", func(fd *event.FD) uint16 { return fd.ServerPort }, false, true)
 	portField("fd.lport", "local port", func(fd *event.FD) uint16 {
 		if fd.LocalIsServer {
 			return fd.ServerPort
 		}
 		return fd.ClientPort
-	}, false)
+	}, false, false)
 	portField("fd.rport", "remote port", func(fd *event.FD) uint16 {
 		if fd.LocalIsServer {
 			return fd.ClientPort
 		}
 		return fd.ServerPort
-	}, false)
-	fdField("fd.l4proto", String, "transport protocol of the socket: tcp, udp, icmp or raw", func(c *Ctx, fd *event.FD) (Value, bool) {
-		if !isSocket(fd) || fd.L4 == event.L4Unknown {
+	}, false, false)
+	fdField("fd.l4proto", String, "transport protocol of the socket: tcp, udp, icmp or raw; none before the socket has a role, except raw (as libsinsp)", func(c *Ctx, fd *event.FD) (Value, bool) {
+		if !isSocket(fd) || fd.L4 == event.L4Unknown || fd.Role == event.RoleNone && fd.L4 != event.L4Raw {
 			return Value{}, false
 		}
 		return str(fd.L4.String())
@@ -185,8 +202,9 @@ func init() {
 	// Domain names: in a condition, the engine compares the address with
 	// the DNS answers for the names given; extracted, they are the address.
 	dnsName := func(name, desc string, get func(fd *event.FD) netip.Addr) {
+		serverEnd := name == "fd.sip.name"
 		simple(name, String, desc, func(c *Ctx) (Value, bool) {
-			if c.Evt.FD == nil || !isSocket(c.Evt.FD) {
+			if !readable(c.Evt.FD, serverEnd) {
 				return Value{}, false
 			}
 			a := get(c.Evt.FD)

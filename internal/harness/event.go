@@ -142,7 +142,7 @@ func TCP(fd int64, local, remote netip.AddrPort) *event.FD {
 		L4: event.L4TCP, Family: syscall.AF_INET,
 		ClientIP: local.Addr(), ClientPort: local.Port(),
 		ServerIP: remote.Addr(), ServerPort: remote.Port(),
-		Connected: true,
+		Connected: true, Role: event.RoleClient,
 	}
 }
 

@@ -551,6 +551,10 @@ func setTuple(fd *event.FD, t capture.SockTuple, localIsServer bool) {
 		fd.ClientIP, fd.ClientPort = t.Src, t.SrcPort
 		fd.ServerIP, fd.ServerPort = t.Dst, t.DstPort
 		fd.LocalIsServer = localIsServer
+		fd.Role = event.RoleClient
+		if localIsServer {
+			fd.Role = event.RoleServer
+		}
 		name := tupleName(fd)
 		fd.NameChanged = fd.Name != name
 		fd.Name, fd.NameRaw = name, name
@@ -635,6 +639,7 @@ func (r *Replayer) bind(sc *capture.Syscall, p *state.Process) {
 	case afInet, afInet6:
 		fd.ServerIP, fd.ServerPort = a.Addr, a.Port
 		fd.LocalIsServer = true
+		fd.Role = event.RoleServer
 		fd.Name = event.AddrPortName(a.Addr, a.Port)
 		fd.NameRaw = fd.Name
 	case afUnix:

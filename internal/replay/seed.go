@@ -188,6 +188,7 @@ func fdFromTable(f *capture.FDInfo) *event.FD {
 		fd.ClientIP, fd.ClientPort = f.Src.Unmap(), f.SrcPort
 		fd.ServerIP, fd.ServerPort = f.Dst.Unmap(), f.DstPort
 		fd.Connected = true
+		fd.Role = event.RoleClient
 		fd.L4 = l4(f.L4)
 		fd.Name = tupleName(fd)
 		fd.NameRaw = fd.Name
@@ -199,6 +200,7 @@ func fdFromTable(f *capture.FDInfo) *event.FD {
 		}
 		fd.ServerIP, fd.ServerPort = f.Src.Unmap(), f.SrcPort
 		fd.LocalIsServer = true
+		fd.Role = event.RoleServer
 		fd.L4 = l4(f.L4)
 		fd.Name = event.AddrPortName(fd.ServerIP, fd.ServerPort)
 		fd.NameRaw = fd.Name
