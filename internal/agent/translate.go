@@ -634,7 +634,15 @@ func (t *Translator) sockFD(sc *sensor.SyscallRecord, num int64, server bool) *e
 	f.Connected = remote.IsValid() && remote.Port() != 0
 	switch f.Type {
 	case event.FDIPv4, event.FDIPv6:
-		f.Name = event.TupleName(f.ClientIP, f.ClientPort, f.ServerIP, f.ServerPort)
+		switch {
+		case !local.IsValid() && !remote.IsValid():
+			// A new socket: no name until it has an end (libsinsp).
+		case server && !remote.IsValid():
+			// Bound or listening: named by its own address.
+			f.Name = event.AddrPortName(f.ServerIP, f.ServerPort)
+		default:
+			f.Name = event.TupleName(f.ClientIP, f.ClientPort, f.ServerIP, f.ServerPort)
+		}
 	case event.FDUnix:
 		f.Name = s.PeerPath
 		if f.Name == "" {

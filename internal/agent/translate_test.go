@@ -231,13 +231,14 @@ func TestSocketRoleFollowsTheSyscalls(t *testing.T) {
 		}
 		return r
 	}
-	if e, _ := tr.Apply(rec("socket", 3, "", "")); e == nil || e.FD == nil || e.FD.Role != event.RoleNone {
+	if e, _ := tr.Apply(rec("socket", 3, "", "")); e == nil || e.FD == nil || e.FD.Role != event.RoleNone || e.FD.Name != "" {
 		t.Fatalf("socket: %+v", e)
 	}
-	if e, _ := tr.Apply(rec("connect", 0, "10.0.0.9:40000", "10.0.0.2:80")); e.FD == nil || e.FD.Role != event.RoleClient || e.FD.ServerPort != 80 {
+	if e, _ := tr.Apply(rec("connect", 0, "10.0.0.9:40000", "10.0.0.2:80")); e.FD == nil || e.FD.Role != event.RoleClient || e.FD.ServerPort != 80 ||
+		e.FD.Name != "10.0.0.9:40000->10.0.0.2:80" {
 		t.Errorf("connect: fd %+v", e.FD)
 	}
-	if e, _ := tr.Apply(rec("bind", 0, "10.0.0.9:8080", "")); e.FD == nil || e.FD.Role != event.RoleServer || e.FD.ServerPort != 8080 {
+	if e, _ := tr.Apply(rec("bind", 0, "10.0.0.9:8080", "")); e.FD == nil || e.FD.Role != event.RoleServer || e.FD.ServerPort != 8080 || e.FD.Name != "10.0.0.9:8080" {
 		t.Errorf("bind: fd %+v", e.FD)
 	}
 }
