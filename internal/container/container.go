@@ -46,6 +46,18 @@ type Info struct {
 	// Runtime names the API and socket that described the container, e.g.
 	// docker:/run/podman/podman.sock.
 	Runtime string
+	// Mounts are the volumes and bind mounts the runtime reports (not the
+	// runtime's own /proc, /dev and /sys), in its order.
+	Mounts []Mount
+}
+
+// Mount is one volume or bind mount of a container.
+type Mount struct {
+	Source      string // on the host
+	Dest        string // in the container
+	Mode        string // the runtime's mode string (docker: z, Z, ro, ...)
+	RW          bool
+	Propagation string // e.g. rprivate
 }
 
 // IDFromCgroup extracts the full 64-character container id from one cgroup

@@ -121,6 +121,13 @@ type criVerbose struct {
 	} `json:"config"`
 }
 
+// criPropagation names CRI's mount propagation as the OCI spec does.
+var criPropagation = map[cri.MountPropagation]string{
+	cri.MountPropagation_PROPAGATION_PRIVATE:           "rprivate",
+	cri.MountPropagation_PROPAGATION_HOST_TO_CONTAINER: "rslave",
+	cri.MountPropagation_PROPAGATION_BIDIRECTIONAL:     "rshared",
+}
+
 func (c *criClient) inspect(ctx context.Context, id string) (*Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -152,6 +159,10 @@ func (c *criClient) inspect(ctx context.Context, id string) (*Info, error) {
 		StartTs: st.StartedAt,
 		Labels:  st.Labels,
 		Runtime: "cri:" + c.path,
+	}
+	for _, m := range st.Mounts {
+		info.Mounts = append(info.Mounts, Mount{Source: m.HostPath, Dest: m.ContainerPath, RW: !m.Readonly,
+			Propagation: criPropagation[m.Propagation]})
 	}
 	var v criVerbose
 	if raw := resp.Info["info"]; raw != "" {

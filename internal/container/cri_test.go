@@ -22,6 +22,7 @@ import (
 type kubeletPod struct {
 	sandboxID, containerID string
 	uid                    string
+	dataDir                string // bind-mounted read-only at /data
 }
 
 func runKubeletPod(t *testing.T, ctd *containerd) (kubeletPod, cri.RuntimeServiceClient, cri.ImageServiceClient) {
@@ -35,7 +36,7 @@ func runKubeletPod(t *testing.T, ctd *containerd) (kubeletPod, cri.RuntimeServic
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	p := kubeletPod{uid: "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"}
+	p := kubeletPod{uid: "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", dataDir: t.TempDir()}
 	sandbox := &cri.PodSandboxConfig{
 		Metadata:     &cri.PodSandboxMetadata{Name: "web-0", Namespace: "prod", Uid: p.uid},
 		Labels:       map[string]string{"app": "web", "tier": "front"},
@@ -67,6 +68,7 @@ func runKubeletPod(t *testing.T, ctd *containerd) (kubeletPod, cri.RuntimeServic
 				container.LabelPodUID: p.uid, container.LabelContainerName: "app",
 			},
 			LogPath: "app.log",
+			Mounts:  []*cri.Mount{{ContainerPath: "/data", HostPath: p.dataDir, Readonly: true}},
 			Linux: &cri.LinuxContainerConfig{SecurityContext: &cri.LinuxContainerSecurityContext{
 				ReadonlyRootfs:   true,
 				RunAsUser:        &cri.Int64Value{Value: 101},
@@ -137,6 +139,7 @@ func TestCRIAndContainerdDescribeAKubeletPod(t *testing.T) {
 		want.Labels = kubeLabels
 		want.IP, want.PodIP = ps.Status.GetNetwork().GetIp(), ps.Status.GetNetwork().GetIp()
 		want.Runtime = "cri:" + ctd.sock
+		want.Mounts = []container.Mount{{Source: pod.dataDir, Dest: "/data", RW: false, Propagation: "rprivate"}}
 		got := waitInfo(t, reg, pod.containerID, started)
 		if !reflect.DeepEqual(got, &want) {
 			t.Errorf("through CRI:\n got %+v\nwant %+v", got, &want)

@@ -154,6 +154,13 @@ type dockerInspect struct {
 	GraphDriver struct {
 		Data map[string]string
 	}
+	Mounts []struct {
+		Source      string
+		Destination string
+		Mode        string
+		RW          bool
+		Propagation string
+	}
 }
 
 type dockerImage struct {
@@ -191,6 +198,9 @@ func (d *dockerClient) inspect(ctx context.Context, id string) (*Info, error) {
 		Pid:          c.State.Pid,
 		RootPath:     c.GraphDriver.Data["MergedDir"],
 		Runtime:      "docker:" + d.path,
+	}
+	for _, m := range c.Mounts {
+		info.Mounts = append(info.Mounts, Mount{Source: m.Source, Dest: m.Destination, Mode: m.Mode, RW: m.RW, Propagation: m.Propagation})
 	}
 	if info.User == "" {
 		info.User = img.Config.User

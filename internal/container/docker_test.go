@@ -25,6 +25,10 @@ type podmanInspect struct {
 	}
 	Network struct{ IPAddress string }       `json:"NetworkSettings"`
 	Graph   struct{ Data map[string]string } `json:"GraphDriver"`
+	Mounts  []struct {
+		Source, Destination, Mode, Propagation string
+		RW                                     bool
+	}
 }
 
 func inspectContainer(t *testing.T, id string) podmanInspect {
@@ -42,11 +46,14 @@ func TestDockerAPIDescribesPodmanContainers(t *testing.T) {
 	sock, _ := startPodmanService(t)
 	reg, warns := runRegistry(t, container.Options{Docker: []string{sock}})
 
-	// A standalone container that shares every host namespace.
+	// A standalone container that shares every host namespace, with a
+	// read-only and a writable bind mount.
+	roDir, rwDir := t.TempDir(), t.TempDir()
 	hostID := testenv.StartContainer(t, "ts-meta-host", []string{
 		"--privileged", "--pid=host", "--network=host", "--ipc=host",
 		"--user", "101:101", "--read-only",
 		"--label", "app=probe", "--label", "team=sec",
+		"-v", roDir + ":/data:ro", "-v", rwDir + ":/var/run/app",
 	}, "sleep", "1000")
 
 	// A pod sharing its PID namespace, with the labels the kubelet sets.
@@ -80,6 +87,12 @@ func TestDockerAPIDescribesPodmanContainers(t *testing.T) {
 		Labels: map[string]string{"app": "probe", "team": "sec"},
 		Pid:    h.State.Pid, RootPath: h.Graph.Data["MergedDir"], Runtime: "docker:" + sock,
 	}
+	if len(h.Mounts) != 2 {
+		t.Fatalf("podman inspect shows %d mounts, want the 2 binds", len(h.Mounts))
+	}
+	for _, m := range h.Mounts {
+		wantHost.Mounts = append(wantHost.Mounts, container.Mount{Source: m.Source, Dest: m.Destination, Mode: m.Mode, RW: m.RW, Propagation: m.Propagation})
+	}
 	gotHost := waitInfo(t, reg, hostID, started)
 	if !reflect.DeepEqual(gotHost, wantHost) {
 		t.Errorf("host-namespace container:\n got %+v\nwant %+v", gotHost, wantHost)
@@ -112,7 +125,8 @@ func TestDockerAPIDescribesPodmanContainers(t *testing.T) {
 	// The fields an alert prints read the registry through fields.Ctx.
 	format, err := output.Compile("%container.id %container.name %container.type %container.image.repository " +
 		"%container.image.tag %container.privileged %container.host_pid %container.user %container.readonly_root " +
-		"%k8s.pod.name %k8s.ns.name %k8s.pod.uid %k8s.pod.label.app %k8s.pod.labels %container.label[team]")
+		"%k8s.pod.name %k8s.ns.name %k8s.pod.uid %k8s.pod.label.app %k8s.pod.labels %container.label[team] " +
+		"%container.mount.dest[" + roDir + "] %container.mount.rdwr[/data-not-a-source] %container.mount[9] %container.mount.source[/var/run/*]")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +136,11 @@ func TestDockerAPIDescribesPodmanContainers(t *testing.T) {
 		return format.String(c)
 	}
 	if got, want := render(appID),
-		appID[:12]+" ts-meta-app podman localhost/truesight-test-bb latest false false 0 false web-0 prod "+uid+" web app:web, tier:front <NA>"; got != want {
+		appID[:12]+" ts-meta-app podman localhost/truesight-test-bb latest false false 0 false web-0 prod "+uid+" web app:web, tier:front <NA> <NA> <NA> none <NA>"; got != want {
 		t.Errorf("alert fields of the pod container:\n got %s\nwant %s", got, want)
 	}
 	if got, want := render(hostID),
-		hostID[:12]+" ts-meta-host podman localhost/truesight-test-bb latest true true 101:101 true <NA> <NA> <NA> <NA> <NA> sec"; got != want {
+		hostID[:12]+" ts-meta-host podman localhost/truesight-test-bb latest true true 101:101 true <NA> <NA> <NA> <NA> <NA> sec /data <NA> none "+rwDir; got != want {
 		t.Errorf("alert fields of the host-namespace container:\n got %s\nwant %s", got, want)
 	}
 

@@ -532,9 +532,9 @@ func stringMatcher(op string, pos condition.Pos, s string) (matcher, error) {
 		}
 		return func(v fields.Value) bool { return strings.HasPrefix(v.S, bs) }, nil
 	case "glob":
-		return func(v fields.Value) bool { return globMatch(s, v.S, false) }, nil
+		return func(v fields.Value) bool { return fields.GlobMatch(s, v.S, false) }, nil
 	case "iglob":
-		return func(v fields.Value) bool { return globMatch(s, v.S, true) }, nil
+		return func(v fields.Value) bool { return fields.GlobMatch(s, v.S, true) }, nil
 	case "regex":
 		re, err := regexp.Compile(`^(?:` + s + `)$`)
 		if err != nil {
@@ -585,9 +585,9 @@ func fieldComparator(n *condition.Compare, t fields.Type) (func(a, b fields.Valu
 	case "endswith":
 		return func(a, b fields.Value) bool { return strings.HasSuffix(a.S, b.S) }, nil
 	case "glob":
-		return func(a, b fields.Value) bool { return globMatch(b.S, a.S, false) }, nil
+		return func(a, b fields.Value) bool { return fields.GlobMatch(b.S, a.S, false) }, nil
 	case "iglob":
-		return func(a, b fields.Value) bool { return globMatch(b.S, a.S, true) }, nil
+		return func(a, b fields.Value) bool { return fields.GlobMatch(b.S, a.S, true) }, nil
 	case "pmatch":
 		return func(a, b fields.Value) bool { return pathPrefix(a.S, strings.TrimSuffix(b.S, "/")) }, nil
 	}
@@ -636,4 +636,12 @@ func compileDNSCompare(n *condition.Compare, left *operand) (Predicate, error) {
 		return &cmpNode{left: left, match: dnsMatcher(names, true)}, nil
 	}
 	return nil, errorf(n.OpPos, "%s supports =, != and in (domain names), not %s", left.name, n.Op)
+}
+
+// lower folds an ASCII letter to lower case.
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 32
+	}
+	return c
 }

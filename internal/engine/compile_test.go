@@ -223,7 +223,7 @@ func TestGlobIsFnmatchWithoutPathname(t *testing.T) {
 		{"", "", true},
 	}
 	for _, c := range cases {
-		if got := globMatch(c.p, c.s, false); got != c.want {
+		if got := fields.GlobMatch(c.p, c.s, false); got != c.want {
 			t.Errorf("glob(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/truesightsec/truesight/internal/condition"
+	"github.com/truesightsec/truesight/internal/event"
 	"github.com/truesightsec/truesight/internal/rules"
 )
 
@@ -58,5 +60,32 @@ func TestSharedConjunctsAreEvaluatedPerEvent(t *testing.T) {
 	first.Match(testCtx(), func(r *Rule) { got = append(got, r.Name) })
 	if !slices.Equal(got, []string{"by sh"}) {
 		t.Errorf("rule_matching first: matched %q", got)
+	}
+}
+
+// evt.buffer compares the raw bytes of a data buffer, unprintable ones
+// included, while its text shows them as dots.
+func TestBufferComparesRawBytes(t *testing.T) {
+	c := testCtx()
+	c.Evt.Type = event.MustType("write")
+	c.Evt.AddParam("data", "..GET /", 7)
+	c.Evt.Params[c.Evt.NParams-1].Raw = "\x00\x01GET /"
+	for cond, want := range map[string]bool{
+		"evt.buffer bcontains 0001474554": true,
+		"evt.buffer bcontains 2e2e":       false, // the dots are only the text
+		"evt.buffer contains GET":         true,
+		"evt.buffer bstartswith 00":       true,
+	} {
+		expr, err := condition.Parse(cond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", cond, err)
+		}
+		if got := p.Eval(c); got != want {
+			t.Errorf("%s = %v, want %v", cond, got, want)
+		}
 	}
 }

@@ -54,6 +54,9 @@ type Param struct {
 	// Sym marks Text as the symbolic name of Num (flags, enums, signals):
 	// evt.args then prints both, as num(text).
 	Sym bool
+	// Raw holds the bytes of a data buffer (read, write, send, recv), which
+	// Text shows with unprintable bytes as dots.
+	Raw string
 }
 
 // Event is one syscall exit or one detector finding.

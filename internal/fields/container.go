@@ -2,6 +2,7 @@ package fields
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/truesightsec/truesight/internal/container"
@@ -79,7 +80,75 @@ func labelField(name, desc string, get func(i *container.Info) map[string]string
 		}})
 }
 
+// mountText renders a mount as Falco does: source:dest:mode:rdrw:propagation.
+func mountText(m *container.Mount) string {
+	return m.Source + ":" + m.Dest + ":" + m.Mode + ":" + strconv.FormatBool(m.RW) + ":" + m.Propagation
+}
+
+// findMount picks a mount by index ([0]) or by a glob on byPath (the
+// source, or for container.mount.source the destination): the first
+// that matches.
+func findMount(ms []container.Mount, arg string, byPath func(*container.Mount) string) *container.Mount {
+	if n, err := strconv.Atoi(arg); err == nil {
+		if n >= 0 && n < len(ms) {
+			return &ms[n]
+		}
+		return nil
+	}
+	for i := range ms {
+		if GlobMatch(arg, byPath(&ms[i]), false) {
+			return &ms[i]
+		}
+	}
+	return nil
+}
+
+// mountField is one of the container.mount* fields with a required
+// argument: a mount index or a path glob.
+func mountField(name, desc string, byPath func(*container.Mount) string, get func(*container.Mount) string, none bool) {
+	register(&Field{Name: name, Type: String, Desc: desc, Arg: KeyArg, ArgRequired: true,
+		bind: func(arg string, _ bool) (Extractor, Multi, error) {
+			return func(c *Ctx) (Value, bool) {
+				if c.Proc == nil || c.Proc.ContainerID == "" {
+					return Value{}, false
+				}
+				i := c.info()
+				if i == nil {
+					return Value{}, false
+				}
+				m := findMount(i.Mounts, arg, byPath)
+				if m == nil {
+					if none {
+						return str("none")
+					}
+					return Value{}, false
+				}
+				return str(get(m))
+			}, nil, nil
+		}})
+}
+
 func init() {
+	source := func(m *container.Mount) string { return m.Source }
+	dest := func(m *container.Mount) string { return m.Dest }
+	metaField("container.mounts", String, "the container's mounts, space-separated, each as source:dest:mode:rdrw:propagation", "", func(i *container.Info) (Value, bool) {
+		if len(i.Mounts) == 0 {
+			return Value{}, false
+		}
+		parts := make([]string, len(i.Mounts))
+		for n := range i.Mounts {
+			parts[n] = mountText(&i.Mounts[n])
+		}
+		return str(strings.Join(parts, " "))
+	})
+	mountField("container.mount", "one mount, by index (container.mount[0]) or source glob (container.mount[/usr/local/*]), as source:dest:mode:rdrw:propagation; none when there is no such mount",
+		source, mountText, true)
+	mountField("container.mount.source", "source of a mount, by index or destination glob (container.mount.source[/host/lib/modules])", dest, source, false)
+	mountField("container.mount.dest", "destination of a mount, by index or source glob (container.mount.dest[/lib/modules])", source, dest, false)
+	mountField("container.mount.mode", "mode of a mount, by index or source glob", source, func(m *container.Mount) string { return m.Mode }, false)
+	mountField("container.mount.rdwr", "whether a mount is writable (true or false), by index or source glob", source, func(m *container.Mount) string { return strconv.FormatBool(m.RW) }, false)
+	mountField("container.mount.propagation", "propagation of a mount (rprivate, rslave, rshared ...), by index or source glob", source, func(m *container.Mount) string { return m.Propagation }, false)
+
 	simple("container.id", String, "first 12 characters of the container id, or host", func(c *Ctx) (Value, bool) {
 		if c.Proc == nil {
 			return Value{}, false

@@ -63,6 +63,13 @@ func init() {
 		}
 		return boolean(c.Evt.Res < 0)
 	})
+	simple("evt.buffer", Bytes, "the data of a read, write, send or receive (from captures; the live sensor does not copy I/O data)", func(c *Ctx) (Value, bool) {
+		p, ok := c.Evt.Param("data")
+		if !ok {
+			return Value{}, false
+		}
+		return Value{S: p.Raw}, true
+	})
 	simple("evt.args", String, "every parameter of the event as name=value pairs, each followed by a space; flags as num(NAMES)", func(c *Ctx) (Value, bool) {
 		var b strings.Builder
 		c.Evt.Load()

@@ -512,6 +512,14 @@ func (r *Replayer) addParam(e *capture.Event, i int, name string) {
 	text := r.arena[start:]
 	s := unsafe.String(unsafe.SliceData(text), len(text))
 	switch e.Info.Params[i].Type {
+	case capture.ParamByteBuf:
+		r.ev.AddParam(name, s, n)
+		if p, ok := r.ev.ParamAt(r.ev.NParams - 1); ok && p.Name == name {
+			raw := e.Param(i)
+			start := len(r.arena)
+			r.arena = append(r.arena, raw...)
+			p.Raw = unsafe.String(unsafe.SliceData(r.arena[start:]), len(raw))
+		}
 	case capture.ParamFlags8, capture.ParamFlags16, capture.ParamFlags32, capture.ParamEnumFlags8,
 		capture.ParamEnumFlags16, capture.ParamEnumFlags32, capture.ParamSigType, capture.ParamMode:
 		// Names of a number: evt.args prints num(NAMES), as Falco does.

@@ -1,10 +1,10 @@
-package engine
+package fields
 
-// globMatch reports whether s matches the shell pattern p the way fnmatch(3)
+// GlobMatch reports whether s matches the shell pattern p the way fnmatch(3)
 // does without FNM_PATHNAME: '*' and '?' also match '/'. Patterns support
 // '*', '?', bracket classes ([abc], [a-z], [!x], [^x]) and backslash
 // escapes. fold compares case-insensitively (iglob) for ASCII letters.
-func globMatch(p, s string, fold bool) bool {
+func GlobMatch(p, s string, fold bool) bool {
 	// Iterative matcher with single-star backtracking: linear in practice
 	// and never exponential.
 	pi, si := 0, 0
