@@ -1,6 +1,7 @@
 package container_test
 
 import (
+	"fmt"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -142,6 +143,19 @@ func TestDockerAPIDescribesPodmanContainers(t *testing.T) {
 	if got, want := render(hostID),
 		hostID[:12]+" ts-meta-host podman localhost/truesight-test-bb latest true true 101:101 true <NA> <NA> <NA> <NA> <NA> sec /data <NA> none "+rwDir; got != want {
 		t.Errorf("alert fields of the host-namespace container:\n got %s\nwant %s", got, want)
+	}
+
+	mounts, err := output.Compile("%container.mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, m := range h.Mounts {
+		want = append(want, fmt.Sprintf("%s:%s:%s:%t:%s", m.Source, m.Destination, m.Mode, m.RW, m.Propagation))
+	}
+	c := &fields.Ctx{Evt: &event.Event{}, Proc: &state.Process{Pid: 1234, ContainerID: hostID}, Containers: reg.Lookup}
+	if got := mounts.String(c); got != strings.Join(want, ",") {
+		t.Errorf("container.mounts = %q, want %q", got, strings.Join(want, ","))
 	}
 
 	if w := warns.list("WARN"); len(w) != 0 {

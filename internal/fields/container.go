@@ -131,7 +131,7 @@ func mountField(name, desc string, byPath func(*container.Mount) string, get fun
 func init() {
 	source := func(m *container.Mount) string { return m.Source }
 	dest := func(m *container.Mount) string { return m.Dest }
-	metaField("container.mounts", String, "the container's mounts, space-separated, each as source:dest:mode:rdrw:propagation", "", func(i *container.Info) (Value, bool) {
+	metaField("container.mounts", String, "the container's mounts, comma-separated, each as source:dest:mode:rdrw:propagation", "", func(i *container.Info) (Value, bool) {
 		if len(i.Mounts) == 0 {
 			return Value{}, false
 		}
@@ -139,7 +139,7 @@ func init() {
 		for n := range i.Mounts {
 			parts[n] = mountText(&i.Mounts[n])
 		}
-		return str(strings.Join(parts, " "))
+		return str(strings.Join(parts, ","))
 	})
 	mountField("container.mount", "one mount, by index (container.mount[0]) or source glob (container.mount[/usr/local/*]), as source:dest:mode:rdrw:propagation; none when there is no such mount",
 		source, mountText, true)
