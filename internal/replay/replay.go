@@ -325,12 +325,11 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 	stable := cr.Stable()
 	cr.Pass = &r.interesting
 	defer func() { cr.Pass = nil }()
-	send := func() { full <- b }
 	for {
 		err := cr.Next(&ev)
 		if err != nil {
 			b.err = err
-			send()
+			full <- b
 			return
 		}
 		if len(cr.Threads) > threads || len(cr.Users) > users || len(cr.Groups) > groups {
@@ -338,7 +337,7 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 			// before them, then them with copies (the reader may
 			// overwrite its entries later).
 			if b.n > 0 || b.skipped > 0 {
-				send()
+				full <- b
 				b = r.nextBatch(empty)
 			}
 			for _, t := range cr.Threads[threads:] {
@@ -359,7 +358,7 @@ func (r *Replayer) read(cr *capture.Reader, full chan<- *batch, empty chan *batc
 		}
 		b.n++
 		if b.n == batchSize {
-			send()
+			full <- b
 			b = r.nextBatch(empty)
 		}
 	}
