@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/output"
@@ -117,5 +119,40 @@ func TestRuleOnAGenericSyscallFiresLive(t *testing.T) {
 	})
 	if len(got) != 1 {
 		t.Errorf("%d alerts, want 1", len(got))
+	}
+}
+
+// A program started with its standard input on a TCP connection (a reverse
+// shell's shape) shows it in proc.stdin.type and proc.stdin.name, from the
+// fd table the sensor's dup2 and connect records keep.
+func TestStdinOnANetworkConnection(t *testing.T) {
+	src := rules.Source{Name: "stdin.yaml", Data: []byte(`
+- rule: Program reading from the network
+  desc: d
+  condition: evt.type = execve and proc.stdin.type in (ipv4, ipv6) and proc.name = true
+  output: stdin on the network (stdin=%proc.stdin.name stdout=%proc.stdout.type command=%proc.cmdline)
+  priority: WARNING
+`)}
+	a := startAgent(t, []rules.Source{src}, engine.Options{})
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			time.Sleep(time.Second)
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cmd := exec.Command("/bin/bash", "-c", "exec 0<>/dev/tcp/127.0.0.1/"+strconv.Itoa(port)+"; exec /bin/true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bash: %v: %s", err, out)
+	}
+	got := a.waitFor(t, "Program reading from the network", nil)
+	name, _ := field(got[0], "proc.stdin.name").(string)
+	if !strings.HasSuffix(name, "->127.0.0.1:"+strconv.Itoa(port)) {
+		t.Errorf("proc.stdin.name = %q, want a connection to port %d", name, port)
 	}
 }

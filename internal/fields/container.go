@@ -149,6 +149,19 @@ func init() {
 	mountField("container.mount.rdwr", "whether a mount is writable (true or false), by index or source glob", source, func(m *container.Mount) string { return strconv.FormatBool(m.RW) }, false)
 	mountField("container.mount.propagation", "propagation of a mount (rprivate, rslave, rshared ...), by index or source glob", source, func(m *container.Mount) string { return m.Propagation }, false)
 
+	// Kubernetes objects above the pod: Falco keeps these fields for old
+	// rules and outputs, and they never have a value.
+	for _, kind := range []string{"rc", "svc", "ns", "rs", "deployment"} {
+		never := func(*Ctx) (Value, bool) { return Value{}, false }
+		if kind != "ns" {
+			simple("k8s."+kind+".name", String, "deprecated in Falco: never has a value", never)
+		}
+		simple("k8s."+kind+".id", String, "deprecated in Falco: never has a value", never)
+		simple("k8s."+kind+".labels", String, "deprecated in Falco: never has a value", never)
+		register(&Field{Name: "k8s." + kind + ".label", Type: String, Desc: "deprecated in Falco: never has a value", Arg: KeyArg, ArgRequired: true,
+			bind: func(string, bool) (Extractor, Multi, error) { return never, nil, nil }})
+	}
+
 	simple("container.id", String, "first 12 characters of the container id, or host", func(c *Ctx) (Value, bool) {
 		if c.Proc == nil {
 			return Value{}, false

@@ -63,6 +63,22 @@ func init() {
 		}
 		return boolean(c.Evt.Res < 0)
 	})
+	ioRead, ioWrite := typeSet("read", "readv", "pread", "preadv", "pread64", "preadv2", "recv", "recvfrom", "recvmsg", "recvmmsg"),
+		typeSet("write", "writev", "pwrite", "pwritev", "pwrite64", "pwritev2", "send", "sendto", "sendmsg", "sendmmsg", "sendfile")
+	simple("evt.is_io", Bool, "true for events that read or write data on a file descriptor (read, write, send, recv and their variants)", func(c *Ctx) (Value, bool) {
+		return boolean(ioRead[c.Evt.Type] || ioWrite[c.Evt.Type])
+	})
+	simple("evt.is_io_read", Bool, "true for events that read data from a file descriptor", func(c *Ctx) (Value, bool) { return boolean(ioRead[c.Evt.Type]) })
+	simple("evt.is_io_write", Bool, "true for events that write data to a file descriptor", func(c *Ctx) (Value, bool) { return boolean(ioWrite[c.Evt.Type]) })
+	simple("evt.io_dir", String, "read for events that read data, write for events that write it", func(c *Ctx) (Value, bool) {
+		switch {
+		case ioRead[c.Evt.Type]:
+			return str("read")
+		case ioWrite[c.Evt.Type]:
+			return str("write")
+		}
+		return Value{}, false
+	})
 	simple("evt.buffer", Bytes, "the data of a read, write, send or receive (from captures; the live sensor does not copy I/O data)", func(c *Ctx) (Value, bool) {
 		p, ok := c.Evt.Param("data")
 		if !ok {
@@ -216,4 +232,15 @@ func ClockTime(ns int64) string {
 // YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ in UTC.
 func ISOTime(ns int64) string {
 	return time.Unix(0, ns).UTC().Format("2006-01-02T15:04:05.000000000Z")
+}
+
+// typeSet is a set of event types by name, as an array for the event path.
+func typeSet(names ...string) []bool {
+	set := make([]bool, event.NumTypes)
+	for _, n := range names {
+		if t, ok := event.TypeByName(n); ok {
+			set[t] = true
+		}
+	}
+	return set
 }

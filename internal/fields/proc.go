@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/truesightsec/truesight/internal/event"
 	"github.com/truesightsec/truesight/internal/state"
 )
 
@@ -104,6 +105,31 @@ func procBool(name string, desc string, get func(p *state.Process) bool) {
 
 func nonEmpty(s string) (string, bool) { return s, s != "" }
 
+// sessionLeader is the ancestor whose pid is p's session id, else, as
+// libsinsp has it, the eldest ancestor in the same session.
+func sessionLeader(p *state.Process) *state.Process {
+	var eldest *state.Process
+	for a, i := p, 0; a != nil && i < maxAncestors; a, i = a.Parent, i+1 {
+		if a.VPid != 0 && a.VPid == p.Sid || a.Pid == p.Sid {
+			return a
+		}
+		if a.Sid == p.Sid {
+			eldest = a
+		}
+	}
+	return eldest
+}
+
+// groupLeader is the ancestor leading p's process group, or nil.
+func groupLeader(p *state.Process) *state.Process {
+	for a, i := p, 0; a != nil && i < maxAncestors; a, i = a.Parent, i+1 {
+		if a.VPid == p.VPgid {
+			return a
+		}
+	}
+	return nil
+}
+
 func init() {
 	procFamily("proc.name", "proc.pname", "proc.aname", "name of the executable (the kernel's comm, up to 15 characters)",
 		func(p *state.Process) (string, bool) { return nonEmpty(p.Comm) })
@@ -185,37 +211,43 @@ func init() {
 	procInt("proc.sid", Int64, "session id", func(p *state.Process) (int64, bool) { return p.Sid, true })
 	procInt("proc.vpgid", Int64, "process group id inside the pid namespace", func(p *state.Process) (int64, bool) { return p.VPgid, true })
 	procInt("proc.tty", Uint64, "controlling terminal device number, 0 when there is none", func(p *state.Process) (int64, bool) { return int64(p.TTY), true })
-	simple("proc.sname", String, "name of the session leader: the ancestor whose pid is the session id, else the eldest ancestor in the same session", func(c *Ctx) (Value, bool) {
-		if c.Proc == nil {
-			return Value{}, false
-		}
-		// The process whose pid is the session id, else, as libsinsp
-		// does, the eldest ancestor in the same session.
-		var eldest *state.Process
-		for a, i := c.Proc, 0; a != nil && i < maxAncestors; a, i = a.Parent, i+1 {
-			if a.VPid != 0 && a.VPid == c.Proc.Sid || a.Pid == c.Proc.Sid {
-				return nonEmptyV(a.Comm)
+	leaderField := func(name, desc string, leader func(*state.Process) *state.Process, get func(*state.Process) string) {
+		simple(name, String, desc, func(c *Ctx) (Value, bool) {
+			if c.Proc == nil {
+				return Value{}, false
 			}
-			if a.Sid == c.Proc.Sid {
-				eldest = a
+			l := leader(c.Proc)
+			if l == nil {
+				return Value{}, false
 			}
-		}
-		if eldest == nil {
-			return Value{}, false
-		}
-		return nonEmptyV(eldest.Comm)
-	})
-	simple("proc.vpgid.name", String, "name of the process group leader", func(c *Ctx) (Value, bool) {
-		if c.Proc == nil {
-			return Value{}, false
-		}
-		for a, i := c.Proc, 0; a != nil && i < maxAncestors; a, i = a.Parent, i+1 {
-			if a.VPid == c.Proc.VPgid {
-				return str(a.Comm)
+			return nonEmptyV(get(l))
+		})
+	}
+	comm := func(p *state.Process) string { return p.Comm }
+	exe := func(p *state.Process) string { return p.Exe }
+	exePath := func(p *state.Process) string { return p.ExePath }
+	leaderField("proc.sname", "name of the session leader: the ancestor whose pid is the session id, else the eldest ancestor in the same session", sessionLeader, comm)
+	leaderField("proc.sid.exe", "first command-line argument of the session leader", sessionLeader, exe)
+	leaderField("proc.sid.exepath", "executable path of the session leader", sessionLeader, exePath)
+	for n, stream := range []string{"stdin", "stdout", "stderr"} {
+		fd := int64(n)
+		simple("proc."+stream+".type", String, "type of the process's "+stream+" (fd "+strconv.Itoa(n)+"), as fd.type", func(c *Ctx) (Value, bool) {
+			if c.Proc == nil || c.Proc.FDs[fd] == nil || c.Proc.FDs[fd].Type == event.FDUnknown {
+				return Value{}, false
 			}
-		}
-		return Value{}, false
-	})
+			return str(c.Proc.FDs[fd].Type.String())
+		})
+		simple("proc."+stream+".name", String, "name of the process's "+stream+" (fd "+strconv.Itoa(n)+"), as fd.name", func(c *Ctx) (Value, bool) {
+			if c.Proc == nil || c.Proc.FDs[fd] == nil {
+				return Value{}, false
+			}
+			return nonEmptyV(c.Proc.FDs[fd].Name)
+		})
+	}
+	procInt("proc.fdopencount", Uint64, "number of file descriptors the process has open, as far as truesight has seen them", func(p *state.Process) (int64, bool) { return int64(len(p.FDs)), true })
+	leaderField("proc.vpgid.name", "name of the process group leader", groupLeader, comm)
+	leaderField("proc.vpgid.exe", "first command-line argument of the process group leader", groupLeader, exe)
+	leaderField("proc.vpgid.exepath", "executable path of the process group leader", groupLeader, exePath)
 	procBool("proc.is_sid_leader", "true when the process leads its session", func(p *state.Process) bool { return p.VPid == p.Sid })
 	procBool("proc.is_vpgid_leader", "true when the process leads its process group", func(p *state.Process) bool { return p.VPid == p.VPgid })
 	procInt("proc.cmdnargs", Uint64, "number of command-line arguments", func(p *state.Process) (int64, bool) { return int64(len(p.Args)), true })

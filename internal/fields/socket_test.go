@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/truesightsec/truesight/internal/event"
+	"github.com/truesightsec/truesight/internal/state"
 )
 
 // socketValues renders the address and port fields of one fd, "<NA>" for
@@ -73,4 +74,47 @@ func TestSocketFieldsFollowTheRole(t *testing.T) {
 
 	raw := &event.FD{Num: 6, Type: event.FDIPv4, L4: event.L4Raw}
 	checkSocket(t, "raw socket()", socketValues(t, raw), map[string]string{"fd.l4proto": "raw", "fd.sip": "<NA>"})
+}
+
+func render(t *testing.T, c *Ctx, name string) string {
+	t.Helper()
+	b, err := Resolve(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := b.Extract(c)
+	if !ok {
+		return "<NA>"
+	}
+	return Text(b.Field.Type, v)
+}
+
+// The standard streams, the session and process-group leaders, and the
+// deprecated Kubernetes fields old rules still name.
+func TestStdioLeaderAndDeprecatedFields(t *testing.T) {
+	sshd := &state.Process{Pid: 10, VPid: 10, Sid: 10, VPgid: 10, Exe: "/usr/sbin/sshd", ExePath: "/usr/sbin/sshd"}
+	sshd.SetComm("sshd")
+	sh := &state.Process{Pid: 20, VPid: 20, Sid: 10, VPgid: 20, Parent: sshd, Exe: "sh", ExePath: "/usr/bin/dash",
+		FDs: map[int64]*event.FD{
+			0: {Num: 0, Type: event.FDIPv4, Name: "10.0.0.9:40000->10.0.0.2:4444", Role: event.RoleClient},
+			1: {Num: 1, Type: event.FDPipe, Name: "pipe:[77]"},
+		}}
+	sh.SetComm("sh")
+	c := &Ctx{Evt: &event.Event{Type: event.MustType("execve")}, Proc: sh}
+	for name, want := range map[string]string{
+		"proc.stdin.type": "ipv4", "proc.stdin.name": "10.0.0.9:40000->10.0.0.2:4444",
+		"proc.stdout.type": "pipe", "proc.stderr.type": "<NA>", "proc.fdopencount": "2",
+		"proc.sname": "sshd", "proc.sid.exe": "/usr/sbin/sshd", "proc.sid.exepath": "/usr/sbin/sshd",
+		"proc.vpgid.name": "sh", "proc.vpgid.exepath": "/usr/bin/dash",
+		"k8s.deployment.name": "<NA>", "k8s.ns.label[team]": "<NA>", "k8s.svc.labels": "<NA>",
+		"evt.is_io": "false", "evt.io_dir": "<NA>",
+	} {
+		if got := render(t, c, name); got != want {
+			t.Errorf("%s = %s, want %s", name, got, want)
+		}
+	}
+	c.Evt.Type = event.MustType("recvfrom")
+	if got := render(t, c, "evt.io_dir"); got != "read" {
+		t.Errorf("evt.io_dir of recvfrom = %s", got)
+	}
 }

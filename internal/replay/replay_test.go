@@ -199,7 +199,8 @@ var stateColumns = []string{"evt.type", "proc.name", "proc.pid", "proc.ppid", "p
 	"user.loginuid", "user.loginname", "group.gid", "group.name",
 	"fd.directory", "fd.filename", "fd.typechar", "fd.connected",
 	"fd.sip", "fd.sport", "fd.lport", "fd.rport", "evt.is_open_read", "evt.is_open_write",
-	"container.image.repository", "container.privileged"}
+	"container.image.repository", "container.privileged",
+	"evt.is_io", "evt.is_io_read", "evt.is_io_write", "evt.io_dir"}
 
 // knownDifferences are the values where truesight deliberately, or by
 // libsinsp quirks it does not copy, differs from sysdig 0.29.
