@@ -7,7 +7,7 @@ GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export CGO_ENABLED = 0
 export TRUESIGHT_CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
 
-.PHONY: all build test unit lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
+.PHONY: all build test unit race lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
 
 all: build
 
@@ -28,6 +28,11 @@ test: deps lint check-generated unit
 # so running them side by side makes them see (and wait on) each other.
 unit:
 	$(GO) test -p 1 -count=1 -timeout 30m $(PKGS)
+
+# race runs every test under the race detector (it needs cgo and gcc; the
+# binary itself stays static).
+race:
+	CGO_ENABLED=1 $(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
