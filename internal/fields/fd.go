@@ -17,6 +17,21 @@ func fdField(name string, t Type, desc string, get func(c *Ctx, fd *event.FD) (V
 	})
 }
 
+// fdDirectory is fd.directory: the directory of a file, a directory's own
+// name.
+func fdDirectory(fd *event.FD) (Value, bool) {
+	switch fd.Type {
+	case event.FDDirectory:
+		return nonEmptyV(fd.Name)
+	case event.FDFile, event.FDMemfd:
+		if fd.Name == "" {
+			return Value{}, false
+		}
+		return str(path.Dir(fd.Name))
+	}
+	return Value{}, false
+}
+
 func isSocket(fd *event.FD) bool {
 	return fd.Type == event.FDIPv4 || fd.Type == event.FDIPv6
 }
@@ -119,16 +134,7 @@ func init() {
 	fdField("fd.name", String, "full name of the file descriptor: the path of a file, or cip:cport->sip:sport for a socket", func(c *Ctx, fd *event.FD) (Value, bool) { return nonEmptyV(fd.Name) })
 	fdField("fd.nameraw", String, "the path exactly as the syscall was given it, before any resolution", func(c *Ctx, fd *event.FD) (Value, bool) { return nonEmptyV(fd.NameRaw) })
 	fdField("fd.directory", String, "directory of the file (the name itself for a directory)", func(c *Ctx, fd *event.FD) (Value, bool) {
-		switch fd.Type {
-		case event.FDDirectory:
-			return nonEmptyV(fd.Name)
-		case event.FDFile, event.FDMemfd:
-			if fd.Name == "" {
-				return Value{}, false
-			}
-			return str(path.Dir(fd.Name))
-		}
-		return Value{}, false
+		return fdDirectory(fd)
 	})
 	fdField("fd.filename", String, "file name without its directory", func(c *Ctx, fd *event.FD) (Value, bool) {
 		if fd.Type != event.FDFile || fd.Name == "" {
@@ -148,6 +154,17 @@ func init() {
 			id = c.Proc.ShortContainerID()
 		}
 		return str(id + ":" + fd.Name)
+	})
+	fdField("fd.containerdirectory", String, "container id and fd.directory joined by a colon", func(c *Ctx, fd *event.FD) (Value, bool) {
+		dir, ok := fdDirectory(fd)
+		if !ok {
+			return Value{}, false
+		}
+		id := container.HostID
+		if c.Proc != nil {
+			id = c.Proc.ShortContainerID()
+		}
+		return str(id + ":" + dir.S)
 	})
 
 	// Addresses and ports: none before a socket has a role (libsinsp);

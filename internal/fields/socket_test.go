@@ -113,6 +113,10 @@ func TestStdioLeaderAndDeprecatedFields(t *testing.T) {
 			t.Errorf("%s = %s, want %s", name, got, want)
 		}
 	}
+	c.Evt.FD = &event.FD{Num: 3, Type: event.FDFile, Name: "/etc/ld.so.preload"}
+	if got := render(t, c, "fd.containerdirectory"); got != "host:/etc" {
+		t.Errorf("fd.containerdirectory = %s", got)
+	}
 	c.Evt.Type = event.MustType("recvfrom")
 	if got := render(t, c, "evt.io_dir"); got != "read" {
 		t.Errorf("evt.io_dir of recvfrom = %s", got)
