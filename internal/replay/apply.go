@@ -659,7 +659,11 @@ func (r *Replayer) message(sc *capture.Syscall, p *state.Process) {
 	}
 	if e, i := sc.Param("tuple"); e != nil {
 		if t, ok := capture.DecodeSockTuple(e.Param(i)); ok && t.Family != afUnix {
-			setTuple(fd, t, false)
+			// libsinsp guesses the side from the direction: whoever
+			// receives first is the server (its tuple's destination is
+			// the local end), whoever sends first the client.
+			name := sc.Exit.Info.Name
+			setTuple(fd, t, name == "recvfrom" || name == "recvmsg")
 		}
 	}
 }

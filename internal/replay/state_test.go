@@ -196,3 +196,31 @@ func TestDefaultRulesOnPreloadChain(t *testing.T) {
 		t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// An unconnected datagram socket takes its side from its first transfer,
+// as libsinsp guesses it: the first to receive is the server (its end is
+// the tuple's destination), the first to send the client.
+func TestDatagramSocketSideFromFirstTransfer(t *testing.T) {
+	tuple := func(src [4]byte, sport uint16, dst [4]byte, dport uint16) []byte {
+		return le(uint8(2), string(src[:]), sport, string(dst[:]), dport)
+	}
+	socketX := func(fd int64) ev {
+		return ev{100, "PPME_SOCKET_SOCKET_X", [][]byte{le(fd), le(uint32(2)), le(uint32(2)), le(uint32(0)), le(uint32(0))}}
+	}
+	data := synth(t,
+		socketX(5),
+		ev{100, "PPME_SOCKET_RECVFROM_X", [][]byte{le(int64(3)), []byte("dns"), tuple([4]byte{10, 0, 0, 9}, 5353, [4]byte{10, 0, 0, 2}, 53), le(int64(5)), le(uint32(3))}},
+		socketX(6),
+		ev{100, "PPME_SOCKET_SENDTO_X", [][]byte{le(int64(3)), []byte("dns"), le(int64(6)), le(uint32(3)), tuple([4]byte{10, 0, 0, 2}, 40000, [4]byte{8, 8, 8, 8}, 53)}},
+	)
+	got := observe(t, data, "%evt.type %fd.num %fd.sip %fd.lport %fd.rport %fd.is_server")
+	want := []string{
+		"socket 5 <NA> <NA> <NA> false",
+		"recvfrom 5 10.0.0.2 53 5353 true",
+		"socket 6 <NA> <NA> <NA> false",
+		"sendto 6 8.8.8.8 40000 53 false",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
