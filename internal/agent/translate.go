@@ -349,7 +349,7 @@ func (t *Translator) syscall(r *sensor.Record) (*event.Event, *state.Process) {
 			p.FDs[fdNum] = f
 			e.FD = f
 		}
-	case "connect", "sendto", "sendmsg", "bind", "listen", "accept", "accept4":
+	case "connect", "sendto", "sendmsg", "recvfrom", "recvmsg", "shutdown", "bind", "listen", "accept", "accept4":
 		t.socketParams(e, p, sc, name)
 	case "symlink", "symlinkat":
 		e.AddParam("res", strconv.FormatInt(sc.Ret, 10), sc.Ret)
@@ -676,6 +676,17 @@ func (t *Translator) socketParams(e *event.Event, p *state.Process, sc *sensor.S
 		return
 	}
 	server := name == "accept" || name == "accept4" || name == "bind" || name == "listen"
+	switch name {
+	case "sendto", "sendmsg", "recvfrom", "recvmsg", "shutdown":
+		// A transfer keeps the side the socket has; one without a side
+		// yet takes it from the direction, as libsinsp guesses: the first
+		// to receive is the server.
+		if old := p.FDs[fd]; old != nil && old.Role != event.RoleNone {
+			server = old.LocalIsServer
+		} else {
+			server = name == "recvfrom" || name == "recvmsg"
+		}
+	}
 	f := t.sockFD(sc, fd, server)
 	e.AddParam("tuple", f.Name, 0)
 	if sc.Addr.Valid {

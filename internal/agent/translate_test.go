@@ -241,4 +241,18 @@ func TestSocketRoleFollowsTheSyscalls(t *testing.T) {
 	if e, _ := tr.Apply(rec("bind", 0, "10.0.0.9:8080", "")); e.FD == nil || e.FD.Role != event.RoleServer || e.FD.ServerPort != 8080 || e.FD.Name != "10.0.0.9:8080" {
 		t.Errorf("bind: fd %+v", e.FD)
 	}
+	// An accepted connection stays the server side when it sends.
+	acc := rec("accept4", 3, "10.0.0.9:8080", "10.0.0.5:51000")
+	if e, _ := tr.Apply(acc); e.FD == nil || e.FD.Role != event.RoleServer {
+		t.Fatalf("accept: %+v", e.FD)
+	}
+	if e, _ := tr.Apply(rec("sendto", 10, "10.0.0.9:8080", "10.0.0.5:51000")); e.FD == nil || e.FD.Role != event.RoleServer ||
+		e.FD.ServerPort != 8080 || e.FD.ClientPort != 51000 {
+		t.Errorf("sendto on the accepted socket: %+v", e.FD)
+	}
+	// A datagram socket whose first transfer is a receive is a server.
+	tr.Apply(rec("socket", 3, "", ""))
+	if e, _ := tr.Apply(rec("recvfrom", 10, "10.0.0.9:53", "")); e.FD == nil || e.FD.Role != event.RoleServer || e.FD.ServerPort != 53 {
+		t.Errorf("recvfrom first: %+v", e.FD)
+	}
 }
