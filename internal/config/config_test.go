@@ -267,9 +267,9 @@ func TestLoadWarnsAndCarriesOn(t *testing.T) {
 			[]string{"falco.yaml:1:1: warning: rules_file: old name of rules_files; use rules_files"}},
 		{"repeated key", "priority: debug\npriority: error\n", nil,
 			[]string{"falco.yaml:2:1: warning: priority: set again (first set at line 1); the last value wins"}},
-		{"unsupported", "grpc_output:\n  enabled: true\nlog_syslog: true\n", nil, []string{
+		{"unsupported", "grpc_output:\n  enabled: true\nhttp_output:\n  compress_uploads: true\n", nil, []string{
 			"falco.yaml:2:12: warning: grpc_output.enabled: not supported by truesight; ignored",
-			"falco.yaml:3:13: warning: log_syslog: not supported by truesight; ignored",
+			"falco.yaml:4:21: warning: http_output.compress_uploads: not supported by truesight; ignored",
 		}},
 		{"unknown key from -o", "", []string{"http_output.ulr=x"},
 			[]string{"-o http_output.ulr=x: warning: http_output.ulr: unknown key, ignored; did you mean http_output.url?"}},

@@ -159,12 +159,34 @@ func slogLevel(s string) slog.Level {
 // Logger returns truesight's operational logger: text or JSON
 // (truesight.log_format) on w, at log_level; log_stderr: false discards.
 func (c *Config) Logger(w io.Writer) *slog.Logger {
-	if !c.LogStderr {
-		return slog.New(slog.DiscardHandler)
+	return slog.New(c.logHandler(w, ""))
+}
+
+// logHandler sends log records to w (log_stderr) and to the syslog at
+// syslogAddr, "" for the local one (log_syslog).
+func (c *Config) logHandler(w io.Writer, syslogAddr string) slog.Handler {
+	level := slogLevel(c.LogLevel)
+	var hs []slog.Handler
+	if c.LogStderr {
+		ho := &slog.HandlerOptions{Level: level}
+		if strings.EqualFold(c.Truesight.LogFormat, "json") {
+			hs = append(hs, slog.NewJSONHandler(w, ho))
+		} else {
+			hs = append(hs, slog.NewTextHandler(w, ho))
+		}
 	}
-	ho := &slog.HandlerOptions{Level: slogLevel(c.LogLevel)}
-	if strings.EqualFold(c.Truesight.LogFormat, "json") {
-		return slog.New(slog.NewJSONHandler(w, ho))
+	if c.LogSyslog {
+		// The address is checked by parsing only; the connection is made
+		// at the first line, so a syslog daemon that starts later is fine.
+		if h, err := output.NewSyslogLogHandler(output.SyslogOptions{Address: syslogAddr}, level); err == nil {
+			hs = append(hs, h)
+		}
 	}
-	return slog.New(slog.NewTextHandler(w, ho))
+	switch len(hs) {
+	case 0:
+		return slog.DiscardHandler
+	case 1:
+		return hs[0]
+	}
+	return slog.NewMultiHandler(hs...)
 }

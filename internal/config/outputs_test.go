@@ -3,6 +3,8 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,5 +90,35 @@ func TestLoggerFollowsLogLevelAndFormat(t *testing.T) {
 	c.Logger(&buf).Error("x")
 	if buf.Len() != 0 {
 		t.Errorf("log_stderr false still logs: %q", buf.String())
+	}
+}
+
+// log_syslog sends the agent's log lines to syslog besides stderr.
+func TestLogSyslogSendsLogLines(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cfg, _, err := Load("", []string{"log_syslog=true", "log_level=warning"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	log := slog.New(cfg.logHandler(&stderr, "unixgram://"+sock))
+	log.Info("not at this level")
+	log.Warn("container: no runtime answered", "tried", 3)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(buf[:n]); !strings.HasPrefix(got, "<12>1 ") || !strings.HasSuffix(got, " - - container: no runtime answered tried=3") {
+		t.Errorf("syslog got %q", got)
+	}
+	if !strings.Contains(stderr.String(), "container: no runtime answered") || strings.Contains(stderr.String(), "not at this level") {
+		t.Errorf("stderr got %q", stderr.String())
 	}
 }

@@ -107,7 +107,6 @@ func (d *decoder) validate(c *Config) {
 		set bool
 	}{
 		{"grpc_output.enabled", c.GRPCOutput.Enabled},
-		{"log_syslog", c.LogSyslog},
 		{"http_output.compress_uploads", h.CompressUploads},
 	} {
 		if u.set {

@@ -47,6 +47,9 @@ type SyslogOptions struct {
 	Timeout time.Duration
 	// Retry says how failed sends are retried after reconnecting.
 	Retry RetryPolicy
+	// MessageOnly makes the MSG part the alert's Message alone, without
+	// time and priority (for truesight's own log lines).
+	MessageOnly bool
 }
 
 // SyslogSink sends each alert as an RFC 5424 message whose severity is the
@@ -150,6 +153,9 @@ func (s *SyslogSink) appendMessage(b []byte, a *Alert) []byte {
 	b = append(b, ' ')
 	b = append(b, s.pid...)
 	b = append(b, " - - "...)
+	if s.o.MessageOnly {
+		return append(b, a.Message...)
+	}
 	return s.o.Encoding.AppendLine(b, a)
 }
 
