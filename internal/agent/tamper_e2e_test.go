@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -154,5 +155,35 @@ func TestStdinOnANetworkConnection(t *testing.T) {
 	name, _ := field(got[0], "proc.stdin.name").(string)
 	if !strings.HasSuffix(name, "->127.0.0.1:"+strconv.Itoa(port)) {
 		t.Errorf("proc.stdin.name = %q, want a connection to port %d", name, port)
+	}
+}
+
+// A file of the container's image is on the overlay's lower layer; a file
+// the container wrote is on the upper one.
+func TestOverlayLayersOfOpenedFiles(t *testing.T) {
+	testenv.RequirePodman(t)
+	src := rules.Source{Name: "layers.yaml", Data: []byte(`
+- rule: Open in container
+  desc: d
+  condition: evt.type in (open, openat) and container.id != host and fd.name in (/bin/busybox, /tmp/new)
+  output: open (file=%fd.name upper=%fd.is_upper_layer lower=%fd.is_lower_layer container=%container.id)
+  priority: NOTICE
+`)}
+	a := startAgent(t, []rules.Source{src}, engine.Options{})
+	id := testenv.StartContainer(t, "ts-e2e-layers-"+strconv.Itoa(os.Getpid()), nil, "sh", "-c",
+		"cat /bin/busybox > /dev/null; echo x > /tmp/new; cat /tmp/new > /dev/null")
+	testenv.Podman(t, "wait", id)
+	inContainer := func(al *output.Alert) bool { return field(al, "container.id") == id[:12] }
+	a.waitFor(t, "Open in container", inContainer)
+	layers := map[string][]string{}
+	for _, al := range a.matching("Open in container", inContainer) {
+		name, _ := field(al, "fd.name").(string)
+		layers[name] = append(layers[name], fmt.Sprint(field(al, "fd.is_upper_layer"), field(al, "fd.is_lower_layer")))
+	}
+	if got := layers["/bin/busybox"]; len(got) == 0 || !slices.Contains(got, "false true") {
+		t.Errorf("/bin/busybox (upper lower): %q, want an open from the lower layer", got)
+	}
+	if got := layers["/tmp/new"]; len(got) == 0 || !slices.Contains(got, "true false") {
+		t.Errorf("/tmp/new (upper lower): %q, want an open from the upper layer", got)
 	}
 }

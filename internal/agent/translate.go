@@ -564,6 +564,7 @@ func (t *Translator) fileFD(p *state.Process, sc *sensor.SyscallRecord, num int6
 	f.Dev = file.Dev
 	f.Ino = file.Ino
 	f.Upper = file.Flags&sensor.FileUpper != 0
+	f.Lower = file.Flags&sensor.FileOverlay != 0 && !f.Upper
 	f.TargetPath = file.Path
 	f.TargetContainer = t.containerOfMntNS(file.MntNS)
 	if f.TargetContainer == "" && uint64(file.MntNS) == p.MntNS {

@@ -134,6 +134,13 @@ const (
 	ppmCloneThread = 1 << 13
 )
 
+// OpenUpperLayer and OpenLowerLayer are the bits of an open's flags
+// parameter that say on which overlayfs layer the opened file lives.
+const (
+	OpenUpperLayer = ppmFDUpper
+	OpenLowerLayer = ppmFDLower
+)
+
 // Linux x86-64 open flags, for OpenFlagsToKernel.
 const (
 	oWronly    = 0x1

@@ -255,6 +255,7 @@ type FD struct {
 	Dev    uint32
 	Ino    uint64
 	Upper  bool // the file lives on an overlayfs upper layer
+	Lower  bool // the file lives on an overlayfs lower layer (the image)
 	Exists bool // the file existed before the open
 
 	// TargetContainer is the id of the container whose root filesystem

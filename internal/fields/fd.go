@@ -148,6 +148,7 @@ func init() {
 	fdField("fd.dev.minor", Uint64, "minor device number of the file", func(c *Ctx, fd *event.FD) (Value, bool) { return num(int64(fd.Dev & 0xfffff)) })
 	fdField("fd.ino", Uint64, "inode number of the file", func(c *Ctx, fd *event.FD) (Value, bool) { return num(int64(fd.Ino)) })
 	fdField("fd.is_upper_layer", Bool, "true when the file lives in an overlayfs upper layer", func(c *Ctx, fd *event.FD) (Value, bool) { return boolean(fd.Upper) })
+	fdField("fd.is_lower_layer", Bool, "true when the file lives in an overlayfs lower layer (a container's image)", func(c *Ctx, fd *event.FD) (Value, bool) { return boolean(fd.Lower) })
 	fdField("fd.containername", String, "container id and fd name joined by a colon", func(c *Ctx, fd *event.FD) (Value, bool) {
 		id := container.HostID
 		if c.Proc != nil {

@@ -475,7 +475,8 @@ func (r *Replayer) open(sc *capture.Syscall, p *state.Process) {
 	dev, _ := uintParam(sc, "dev")
 	ino, _ := uintParam(sc, "ino")
 	fd := &event.FD{Num: n, Type: event.FDFile, Name: resolvePath(p, dirfd, raw), NameRaw: raw,
-		Flags: flags, Mode: uint32(mode), Dev: uint32(dev), Ino: ino}
+		Flags: flags, Mode: uint32(mode), Dev: uint32(dev), Ino: ino,
+		Upper: ppm&capture.OpenUpperLayer != 0, Lower: ppm&capture.OpenLowerLayer != 0}
 	if ppm&ppmODirectory != 0 {
 		fd.Type = event.FDDirectory
 	}

@@ -224,3 +224,18 @@ func TestDatagramSocketSideFromFirstTransfer(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The overlayfs layer bits of an open's flags give fd.is_upper_layer and
+// fd.is_lower_layer.
+func TestOpenLayerFlags(t *testing.T) {
+	data := synth(t,
+		openatX(100, 3, "/usr/bin/python3", 1<<0|capture.OpenLowerLayer),
+		openatX(100, 4, "/tmp/dropped", 1<<1|capture.OpenUpperLayer),
+		openatX(100, 5, "/home/u/notes", 1<<0),
+	)
+	got := observe(t, data, "%fd.name %fd.is_upper_layer %fd.is_lower_layer")
+	want := []string{"/usr/bin/python3 false true", "/tmp/dropped true false", "/home/u/notes false false"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
