@@ -109,6 +109,12 @@ func encodeParam(b []byte, ev *event.Event, p *state.Process, info *EventInfo, p
 		ParamFD32, ParamPID32, ParamBool, ParamSigSet:
 		if pi.Type == ParamFlags32 && pi.Name == "flags" && isOpenName(info.Name) {
 			num = int64(KernelOpenFlags(uint32(num)))
+			// The layer of the opened file, as the kernel driver reports it.
+			if fd := ev.FD; fd != nil && fd.Upper {
+				num |= OpenUpperLayer
+			} else if fd != nil && fd.Lower {
+				num |= OpenLowerLayer
+			}
 		}
 		if pi.Type == ParamFlags32 && pi.Name == "flags" && isCloneName(info.Name) {
 			num = int64(KernelCloneFlags(uint64(num)))
