@@ -38,7 +38,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	$(GOBIN)/golangci-lint run --timeout 10m $(PKGS)
+	GOLANGCI_LINT_CACHE=$${GOLANGCI_LINT_CACHE:-$$(go env GOCACHE)/golangci-lint} $(GOBIN)/golangci-lint run --timeout 10m $(PKGS)
 
 # bench runs the Go benchmarks and the live agent benchmark (root); the
 # scan and replay comparisons with unhide and sysdig are separate targets.
