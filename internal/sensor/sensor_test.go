@@ -424,10 +424,9 @@ func TestConnectReportsSocket(t *testing.T) {
 }
 
 func TestMemfdCreate(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		skipOrFail(t, "python3 not installed: it is how this test calls memfd_create")
-	}
+	// The interpreter itself, not a wrapper (a pyenv shim is a shell
+	// script whose own activity would be taken for the test's).
+	py := python(t)
 	r := openSensor(t, Options{})
 	pid := run(t, "/", py, "-c", "import os; os.memfd_create('ts-memfd')")
 	s := r.wait(t, "memfd_create", syscallOf(pid, "memfd_create", nil)).Syscall
@@ -615,10 +614,9 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 // executable. overlayfs puts its backing (layer) file into the mapping; the
 // sensor must still report the path the process used.
 func TestMmapExecOnOverlayNamesOverlayPath(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		skipOrFail(t, "python3 not installed: it is how this test maps a file executable")
-	}
+	// The interpreter itself, not a wrapper (a pyenv shim is a shell
+	// script whose own activity would be taken for the test's).
+	py := python(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
 		skipOrFail(t, "unshare(1) not installed: %v", err)
 	}
@@ -679,10 +677,9 @@ func TestFullRingBufferCountsDrops(t *testing.T) {
 }
 
 func TestThreadForkAndExit(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		skipOrFail(t, "python3 not installed: it is how this test starts a thread")
-	}
+	// The interpreter itself, not a wrapper (a pyenv shim is a shell
+	// script whose own activity would be taken for the test's).
+	py := python(t)
 	r := openSensor(t, Options{})
 	pid := run(t, "/", py, "-c", "import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()")
 	fork := r.wait(t, "thread creation", func(rec *Record) bool {
