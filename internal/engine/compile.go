@@ -516,7 +516,7 @@ func stringMatcher(op string, pos condition.Pos, s string) (matcher, error) {
 	case "contains":
 		return func(v fields.Value) bool { return strings.Contains(v.S, s) }, nil
 	case "icontains":
-		return func(v fields.Value) bool { return containsFold(v.S, s) }, nil
+		return func(v fields.Value) bool { return fields.ContainsFold(v.S, s) }, nil
 	case "startswith":
 		return func(v fields.Value) bool { return strings.HasPrefix(v.S, s) }, nil
 	case "endswith":
@@ -579,7 +579,7 @@ func fieldComparator(n *condition.Compare, t fields.Type) (func(a, b fields.Valu
 	case "contains":
 		return func(a, b fields.Value) bool { return strings.Contains(a.S, b.S) }, nil
 	case "icontains":
-		return func(a, b fields.Value) bool { return containsFold(a.S, b.S) }, nil
+		return func(a, b fields.Value) bool { return fields.ContainsFold(a.S, b.S) }, nil
 	case "startswith":
 		return func(a, b fields.Value) bool { return strings.HasPrefix(a.S, b.S) }, nil
 	case "endswith":
@@ -592,24 +592,6 @@ func fieldComparator(n *condition.Compare, t fields.Type) (func(a, b fields.Valu
 		return func(a, b fields.Value) bool { return pathPrefix(a.S, strings.TrimSuffix(b.S, "/")) }, nil
 	}
 	return nil, errorf(n.OpPos, "operator %s cannot compare two fields", n.Op)
-}
-
-// containsFold is an allocation-free ASCII case-insensitive substring test.
-func containsFold(s, sub string) bool {
-	n := len(sub)
-	if n == 0 {
-		return true
-	}
-	for i := 0; i+n <= len(s); i++ {
-		j := 0
-		for j < n && lower(s[i+j]) == lower(sub[j]) {
-			j++
-		}
-		if j == n {
-			return true
-		}
-	}
-	return false
 }
 
 // compileDNSCompare compiles = != and in on fd.*ip.name: the connection's
@@ -636,12 +618,4 @@ func compileDNSCompare(n *condition.Compare, left *operand) (Predicate, error) {
 		return &cmpNode{left: left, match: dnsMatcher(names, true)}, nil
 	}
 	return nil, errorf(n.OpPos, "%s supports =, != and in (domain names), not %s", left.name, n.Op)
-}
-
-// lower folds an ASCII letter to lower case.
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 32
-	}
-	return c
 }

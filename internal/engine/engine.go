@@ -149,11 +149,11 @@ const sources = 2
 // Engine runs events through an indexed set of compiled rules. It is
 // immutable once built: hot reload builds a new Engine and swaps it.
 type Engine struct {
-	opts   Options
-	rules  []*Rule
-	byType [sources][][]*Rule
-	// plans[src][t] are the rules of byType[src][t] as steps, with the
-	// conjuncts several of them share given a memo slot.
+	opts  Options
+	rules []*Rule
+	// plans[src][t] are the rules of source src that can match events of
+	// type t, in file order, as steps, with the conjuncts several of them
+	// share given a memo slot.
 	plans [sources][][]plan
 }
 
@@ -177,8 +177,9 @@ type step struct {
 // New indexes compiled rules (in file order) by source and event type.
 func New(rs []*Rule, opts Options) *Engine {
 	e := &Engine{opts: opts}
-	for s := range e.byType {
-		e.byType[s] = make([][]*Rule, event.NumTypes)
+	var byType [sources][][]*Rule
+	for s := range byType {
+		byType[s] = make([][]*Rule, event.NumTypes)
 		e.plans[s] = make([][]plan, event.NumTypes)
 	}
 	for i, r := range rs {
@@ -193,16 +194,16 @@ func New(rs []*Rule, opts Options) *Engine {
 		}
 		if r.AllTypes {
 			for t := 1; t < event.NumTypes; t++ {
-				e.byType[src][t] = append(e.byType[src][t], r)
+				byType[src][t] = append(byType[src][t], r)
 			}
 			continue
 		}
 		for _, t := range r.Types {
-			e.byType[src][t] = append(e.byType[src][t], r)
+			byType[src][t] = append(byType[src][t], r)
 		}
 	}
-	for src := range e.byType {
-		for t, rs := range e.byType[src] {
+	for src := range byType {
+		for t, rs := range byType[src] {
 			e.plans[src][t] = plans(rs)
 		}
 	}
@@ -277,8 +278,8 @@ func (e *Engine) Rules() []*Rule { return e.rules }
 // evaluated on.
 func (e *Engine) Types(src event.Source) []event.Type {
 	var out []event.Type
-	for t, rs := range e.byType[src] {
-		if len(rs) > 0 {
+	for t, ps := range e.plans[src] {
+		if len(ps) > 0 {
 			out = append(out, event.Type(t))
 		}
 	}
@@ -292,7 +293,7 @@ func (e *Engine) Types(src event.Source) []event.Type {
 func (e *Engine) CaptureTypes(src event.Source) []event.Type {
 	var out []event.Type
 	for _, t := range e.Types(src) {
-		if !t.Generic() || slices.ContainsFunc(e.byType[src][t], func(r *Rule) bool { return !r.AllTypes }) {
+		if !t.Generic() || slices.ContainsFunc(e.plans[src][t], func(p plan) bool { return !p.rule.AllTypes }) {
 			out = append(out, t)
 		}
 	}
@@ -304,7 +305,7 @@ func (e *Engine) CaptureTypes(src event.Source) []event.Type {
 // the number of matches. Match does not allocate.
 func (e *Engine) Match(c *fields.Ctx, fn func(r *Rule)) int {
 	src := int(c.Evt.Source)
-	if src >= sources || int(c.Evt.Type) >= len(e.byType[src]) {
+	if src >= sources || int(c.Evt.Type) >= len(e.plans[src]) {
 		return 0
 	}
 	n := 0

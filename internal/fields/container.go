@@ -63,7 +63,9 @@ func labelsText(m map[string]string) (Value, bool) {
 	return str(b.String())
 }
 
-func labelField(name, desc string, get func(i *container.Info) map[string]string) {
+// containerArgField registers a container field with a required argument
+// (a label key, a mount index or path), read from the runtime's metadata.
+func containerArgField(name, desc string, get func(i *container.Info, arg string) (Value, bool)) {
 	register(&Field{Name: name, Type: String, Desc: desc, Arg: KeyArg, ArgRequired: true,
 		bind: func(arg string, _ bool) (Extractor, Multi, error) {
 			return func(c *Ctx) (Value, bool) {
@@ -74,10 +76,16 @@ func labelField(name, desc string, get func(i *container.Info) map[string]string
 				if i == nil {
 					return Value{}, false
 				}
-				v, ok := get(i)[arg]
-				return Value{S: v}, ok
+				return get(i, arg)
 			}, nil, nil
 		}})
+}
+
+func labelField(name, desc string, get func(i *container.Info) map[string]string) {
+	containerArgField(name, desc, func(i *container.Info, key string) (Value, bool) {
+		v, ok := get(i)[key]
+		return Value{S: v}, ok
+	})
 }
 
 // mountText renders a mount as Falco does: source:dest:mode:rdrw:propagation.
@@ -106,26 +114,16 @@ func findMount(ms []container.Mount, arg string, byPath func(*container.Mount) s
 // mountField is one of the container.mount* fields with a required
 // argument: a mount index or a path glob.
 func mountField(name, desc string, byPath func(*container.Mount) string, get func(*container.Mount) string, none bool) {
-	register(&Field{Name: name, Type: String, Desc: desc, Arg: KeyArg, ArgRequired: true,
-		bind: func(arg string, _ bool) (Extractor, Multi, error) {
-			return func(c *Ctx) (Value, bool) {
-				if c.Proc == nil || c.Proc.ContainerID == "" {
-					return Value{}, false
-				}
-				i := c.info()
-				if i == nil {
-					return Value{}, false
-				}
-				m := findMount(i.Mounts, arg, byPath)
-				if m == nil {
-					if none {
-						return str("none")
-					}
-					return Value{}, false
-				}
-				return str(get(m))
-			}, nil, nil
-		}})
+	containerArgField(name, desc, func(i *container.Info, arg string) (Value, bool) {
+		m := findMount(i.Mounts, arg, byPath)
+		switch {
+		case m != nil:
+			return str(get(m))
+		case none:
+			return str("none")
+		}
+		return Value{}, false
+	})
 }
 
 func init() {

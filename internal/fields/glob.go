@@ -113,3 +113,21 @@ func eqByte(a, b byte, fold bool) bool {
 	}
 	return fold && lower(a) == lower(b)
 }
+
+// ContainsFold is an allocation-free ASCII case-insensitive substring test.
+func ContainsFold(s, sub string) bool {
+	n := len(sub)
+	if n == 0 {
+		return true
+	}
+	for i := 0; i+n <= len(s); i++ {
+		j := 0
+		for j < n && lower(s[i+j]) == lower(sub[j]) {
+			j++
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}

@@ -132,34 +132,12 @@ func TestKnownAlertsAgreeWithSysdig(t *testing.T) {
 	eng := load(t, knownRules(t))
 	bin := sysdig(t)
 	for _, f := range captures(t) {
-		ours := map[string][]uint64{}
-		r := New(eng, Options{})
-		r.match = func(rule *engine.Rule) { ours[rule.Name] = append(ours[rule.Name], r.ev.Num) }
-		cr, err := capture.Open(f, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Run(cr, nil); err != nil {
-			t.Fatal(err)
-		}
-		cr.Close()
-		renumber := sysdigNumbers(t, f)
+		ours := ruleMatches(t, eng, f)
 		for _, rule := range eng.Rules() {
 			// sysdig shows enter halves too; the replay's events are exits
 			// and events with no exit half.
-			filter := "(evt.dir=< or evt.type in (container,procexit,switch)) and (" + rule.Condition + ")"
-			out, err := exec.Command(bin, "-r", f, "-p", "*%evt.num", filter).Output()
-			if err != nil {
-				t.Fatalf("sysdig %q: %v", filter, err)
-			}
-			var theirs, mine []uint64
-			for _, l := range strings.Fields(string(out)) {
-				n, _ := strconv.ParseUint(l, 10, 64)
-				theirs = append(theirs, n)
-			}
-			for _, n := range ours[rule.Name] {
-				mine = append(mine, renumber[n])
-			}
+			theirs := sysdigMatches(t, bin, f, "(evt.dir=< or evt.type in (container,procexit,switch)) and ("+rule.Condition+")")
+			mine := ours[rule.Name]
 			if !slices.Equal(mine, theirs) {
 				t.Errorf("%s: rule %q: replay alerts on %v, sysdig matches %v", filepath.Base(f), rule.Name, mine, theirs)
 			}
@@ -476,31 +454,10 @@ func TestBufferMatchesSysdig(t *testing.T) {
 	eng := load(t, rules.Source{Name: "buffer.yaml", Data: []byte(src.String())})
 	matched := 0
 	for _, f := range captures(t) {
-		ours := map[string][]uint64{}
-		r := New(eng, Options{})
-		r.match = func(rule *engine.Rule) { ours[rule.Name] = append(ours[rule.Name], r.ev.Num) }
-		cr, err := capture.Open(f, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Run(cr, nil); err != nil {
-			t.Fatal(err)
-		}
-		cr.Close()
-		renumber := sysdigNumbers(t, f)
+		ours := ruleMatches(t, eng, f)
 		for i, c := range conds {
-			out, err := exec.Command(bin, "-r", f, "-p", "*%evt.num", "evt.dir=< and evt.type in (read, write, sendto, recvfrom, sendmsg, recvmsg) and "+c).Output()
-			if err != nil {
-				t.Fatalf("sysdig %q: %v", c, err)
-			}
-			var theirs, mine []uint64
-			for _, l := range strings.Fields(string(out)) {
-				n, _ := strconv.ParseUint(l, 10, 64)
-				theirs = append(theirs, n)
-			}
-			for _, n := range ours["b"+strconv.Itoa(i)] {
-				mine = append(mine, renumber[n])
-			}
+			theirs := sysdigMatches(t, bin, f, "evt.dir=< and evt.type in (read, write, sendto, recvfrom, sendmsg, recvmsg) and "+c)
+			mine := ours["b"+strconv.Itoa(i)]
 			matched += len(mine)
 			if !slices.Equal(mine, theirs) {
 				t.Errorf("%s: %q: replay matches %v, sysdig %v", filepath.Base(f), c, mine, theirs)
@@ -510,4 +467,38 @@ func TestBufferMatchesSysdig(t *testing.T) {
 	if matched == 0 {
 		t.Error("no event matched any buffer condition")
 	}
+}
+
+// ruleMatches replays a capture and returns, per rule, the numbers (as
+// sysdig numbers them) of the events it matched.
+func ruleMatches(t *testing.T, eng *engine.Engine, path string) map[string][]uint64 {
+	t.Helper()
+	renumber := sysdigNumbers(t, path)
+	got := map[string][]uint64{}
+	r := New(eng, Options{})
+	r.match = func(rule *engine.Rule) { got[rule.Name] = append(got[rule.Name], renumber[r.ev.Num]) }
+	cr, err := capture.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cr.Close()
+	if _, err := r.Run(cr, nil); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// sysdigMatches returns the numbers of the events sysdig's filter selects.
+func sysdigMatches(t *testing.T, bin, path, filter string) []uint64 {
+	t.Helper()
+	out, err := exec.Command(bin, "-r", path, "-p", "*%evt.num", filter).Output()
+	if err != nil {
+		t.Fatalf("sysdig %q: %v", filter, err)
+	}
+	var nums []uint64
+	for _, l := range strings.Fields(string(out)) {
+		n, _ := strconv.ParseUint(l, 10, 64)
+		nums = append(nums, n)
+	}
+	return nums
 }

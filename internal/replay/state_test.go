@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,9 +146,7 @@ func TestStateFromEvents(t *testing.T) {
 		"10 procexit cat 200 cat notes.txt bash cat /home/u/ u <NA> <NA> <NA> <NA> <NA>",
 		"11 write <NA> 200 <NA> <NA> <NA> <NA> <NA> 4 <NA> ? <NA> SUCCESS",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // A child whose parent the capture never described still gets an fd
@@ -160,9 +159,7 @@ func TestOrphanChildKeepsFDs(t *testing.T) {
 	)
 	got := observe(t, data, "%evt.type %proc.name %proc.ppid %fd.name")
 	want := []string{"clone worker 299 <NA>", "openat worker 299 /tmp/x", "write worker 299 /tmp/x"}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // The preload attack chain, replayed, raises truesight's default rules:
@@ -192,9 +189,7 @@ func TestDefaultRulesOnPreloadChain(t *testing.T) {
 		"2 Remove or truncate ld.so.preload",
 		"3 Program started with LD_PRELOAD or LD_AUDIT",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // An unconnected datagram socket takes its side from its first transfer,
@@ -220,9 +215,7 @@ func TestDatagramSocketSideFromFirstTransfer(t *testing.T) {
 		"socket 6 <NA> <NA> <NA> false",
 		"sendto 6 8.8.8.8 40000 53 false",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // The overlayfs layer bits of an open's flags give fd.is_upper_layer and
@@ -235,7 +228,13 @@ func TestOpenLayerFlags(t *testing.T) {
 	)
 	got := observe(t, data, "%fd.name %fd.is_upper_layer %fd.is_lower_layer")
 	want := []string{"/usr/bin/python3 false true", "/tmp/dropped true false", "/home/u/notes false false"}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got %q, want %q", got, want)
+	sameLines(t, got, want)
+}
+
+// sameLines fails the test unless got and want are the same lines.
+func sameLines(t *testing.T, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
