@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -29,7 +30,7 @@ type runtimeFlags struct {
 func (f *runtimeFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.hostRoot, "host-root", "", "prefix of every socket path and of /proc, e.g. /host when the node's / is mounted there (truesight.containers.host_root)")
-	fl.StringSliceVar(&f.docker, "docker-socket", nil, "Docker Engine API socket (Docker, or podman system service); repeatable (truesight.containers.docker_sockets; default: "+joinPaths(container.DefaultDockerSockets)+")")
+	fl.StringSliceVar(&f.docker, "docker-socket", nil, "Docker Engine API socket (Docker, or podman system service); repeatable (truesight.containers.docker_sockets; else $DOCKER_HOST, $CONTAINER_HOST; default: "+joinPaths(container.DefaultDockerSockets)+")")
 	fl.StringSliceVar(&f.containerd, "containerd-socket", nil, "containerd API socket; repeatable (truesight.containers.containerd_sockets; default: "+joinPaths(container.DefaultContainerdSockets)+")")
 	fl.StringSliceVar(&f.cri, "cri-socket", nil, "Kubernetes CRI socket; repeatable (truesight.containers.cri_sockets; default: "+joinPaths(container.DefaultCRISockets)+")")
 	fl.DurationVar(&f.timeout, "runtime-timeout", 5*time.Second, "how long to wait for one answer from a runtime (truesight.containers.timeout)")
@@ -37,8 +38,12 @@ func (f *runtimeFlags) register(cmd *cobra.Command) {
 
 // options turns the configuration's truesight.containers, with the flags
 // given on top, into registry options; an empty socket list (in the file,
-// or a flag given empty: "--cri-socket=") turns that runtime off.
-func (f *runtimeFlags) options(cmd *cobra.Command, log *slog.Logger, base config.Containers) container.Options {
+// or a flag given empty: "--cri-socket=") turns that runtime off. The
+// Docker API sockets come from --docker-socket, else from a
+// docker_sockets key that differs from the default, else from DOCKER_HOST
+// and CONTAINER_HOST as the docker and podman tools read them, else from
+// the defaults; a variable that names no unix socket is an error.
+func (f *runtimeFlags) options(cmd *cobra.Command, log *slog.Logger, base config.Containers) (container.Options, error) {
 	sockets := func(name string, flag, conf, defaults []string) []string {
 		if cmd.Flags().Changed(name) {
 			conf = flag
@@ -63,9 +68,16 @@ func (f *runtimeFlags) options(cmd *cobra.Command, log *slog.Logger, base config
 		o.Timeout = f.timeout
 	}
 	o.Docker = sockets("docker-socket", f.docker, base.DockerSockets, container.DefaultDockerSockets)
+	if o.Docker == nil {
+		env, err := container.SocketsFromEnvironment(os.Getenv)
+		if err != nil {
+			return o, err
+		}
+		o.Docker = env
+	}
 	o.Containerd = sockets("containerd-socket", f.containerd, base.ContainerdSockets, container.DefaultContainerdSockets)
 	o.CRI = sockets("cri-socket", f.cri, base.CRISockets, container.DefaultCRISockets)
-	return o
+	return o, nil
 }
 
 func joinPaths(p []string) string {
@@ -119,7 +131,10 @@ runtime's socket is not reachable.`,
 			if err != nil {
 				return err
 			}
-			opts := rf.options(cmd, log, cfg.Truesight.Containers)
+			opts, err := rf.options(cmd, log, cfg.Truesight.Containers)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			reg := container.NewRegistry(opts)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			done := make(chan struct{})

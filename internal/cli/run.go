@@ -160,7 +160,11 @@ everything, and prints event and drop counts on stderr.`,
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			reg := container.NewRegistry(cf.options(cmd, log, cfg.Truesight.Containers))
+			copts, err := cf.options(cmd, log, cfg.Truesight.Containers)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			reg := container.NewRegistry(copts)
 			regDone := make(chan struct{})
 			regCtx, stopReg := context.WithCancel(ctx)
 			go func() { _ = reg.Run(regCtx); close(regDone) }()

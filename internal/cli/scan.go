@@ -95,7 +95,11 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 			defer stop()
 			// Container names and images from the runtimes, when any answers
 			// within a moment.
-			reg := container.NewRegistry(cf.options(cmd, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg.Truesight.Containers))
+			copts, err := cf.options(cmd, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg.Truesight.Containers)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			reg := container.NewRegistry(copts)
 			regCtx, stopReg := context.WithCancel(ctx)
 			regDone := make(chan struct{})
 			go func() { _ = reg.Run(regCtx); close(regDone) }()
