@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/truesightsec/truesight/internal/agent"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/fields"
 	"github.com/truesightsec/truesight/internal/output"
@@ -48,7 +49,7 @@ could not be read (alerts raised before a damaged part are printed).`,
 			if err != nil {
 				return err
 			}
-			eopts := engineOptions(cfg)
+			eopts := agent.EngineOptions(cfg)
 			if matching != "" {
 				m, err := engine.ParseMatching(matching)
 				if err != nil {
@@ -57,10 +58,9 @@ could not be read (alerts raised before a damaged part are printed).`,
 				eopts.Matching = m
 			}
 			stderr := cmd.ErrOrStderr()
-			files := ruleFlags{files: append(append([]string{}, cfg.RulesFiles...), rf.files...), noDefaults: rf.noDefaults}
-			eng, _, err := files.load(stderr, eopts)
+			eng, _, err := agent.LoadEngine(agent.ConfigRules(cfg, rf.files, rf.noDefaults), eopts, stderr)
 			if err != nil {
-				return err
+				return exitCode(err)
 			}
 			enc := cfg.Encoding()
 			if format != "" {

@@ -3,16 +3,15 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/truesightsec/truesight/internal/agent"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/event"
 	"github.com/truesightsec/truesight/internal/rules"
-	"github.com/truesightsec/truesight/internal/ruleset"
 )
 
 // ruleFlags are the flags every command that loads rules shares.
@@ -26,36 +25,12 @@ func (f *ruleFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.noDefaults, "no-default-rules", false, "do not load truesight's embedded default rules")
 }
 
-// sources reads the rules files: the embedded defaults first (unless
-// disabled), then each file in order.
-func (f *ruleFlags) sources() ([]rules.Source, error) {
-	var srcs []rules.Source
-	if !f.noDefaults {
-		srcs = append(srcs, rules.Source{Name: ruleset.DefaultName, Data: ruleset.Default})
-	}
-	for _, path := range f.files {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("read rules file: %w", err)
-		}
-		srcs = append(srcs, rules.Source{Name: path, Data: data})
-	}
-	return srcs, nil
-}
-
 // load builds an engine from the flags, printing warnings to stderr; an
 // error diagnostic fails the load with exit code 1.
 func (f *ruleFlags) load(stderr io.Writer, opts engine.Options) (*engine.Engine, *rules.Ruleset, error) {
-	srcs, err := f.sources()
+	eng, rs, err := agent.LoadEngine(agent.Rules{Files: f.files, NoDefaults: f.noDefaults}, opts, stderr)
 	if err != nil {
-		return nil, nil, &exitError{code: 2, err: err}
-	}
-	eng, rs, diags := engine.Load(srcs, opts)
-	for _, d := range diags {
-		fmt.Fprintln(stderr, d.String())
-	}
-	if diags.HasErrors() || eng == nil {
-		return nil, rs, &exitError{code: 1, err: fmt.Errorf("rules did not load: %d error(s)", len(diags.Errors()))}
+		return nil, rs, exitCode(err)
 	}
 	return eng, rs, nil
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -16,15 +15,7 @@ import (
 
 	"github.com/truesightsec/truesight/internal/agent"
 	"github.com/truesightsec/truesight/internal/config"
-	"github.com/truesightsec/truesight/internal/container"
-	"github.com/truesightsec/truesight/internal/engine"
-	"github.com/truesightsec/truesight/internal/fields"
-	"github.com/truesightsec/truesight/internal/output"
-	"github.com/truesightsec/truesight/internal/rules"
 	"github.com/truesightsec/truesight/internal/scan"
-	"github.com/truesightsec/truesight/internal/sensor"
-	"github.com/truesightsec/truesight/internal/state"
-	"github.com/truesightsec/truesight/internal/web"
 )
 
 // configFlags select the configuration file and overrides.
@@ -84,21 +75,6 @@ func loadConfig(cmd *cobra.Command, cf *configFlags, extra []string) (*config.Co
 	return cfg, nil
 }
 
-func engineOptions(cfg *config.Config) engine.Options {
-	o := engine.Options{MinPriority: cfg.MinPriority(), HasMinPriority: true}
-	if cfg.AllMatching() {
-		o.Matching = engine.MatchAll
-	}
-	for _, a := range cfg.AppendOutput {
-		e := engine.AppendOutput{Source: a.Match.Source, Rule: a.Match.Rule, Tags: a.Match.Tags, Extra: a.ExtraOutput}
-		for _, f := range a.ExtraFields {
-			e.Fields = append(e.Fields, output.ExtraField{Name: f.Name, Value: f.Value})
-		}
-		o.Append = append(o.Append, e)
-	}
-	return o
-}
-
 func newRunCmd() *cobra.Command {
 	var (
 		rf         ruleFlags
@@ -122,203 +98,56 @@ everything, and prints event and drop counts on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stderr := cmd.ErrOrStderr()
+			spots, err := parseBlindSpots(blindSpots)
+			if err != nil {
+				return err
+			}
 			cfg, err := loadConfig(cmd, &cfgf, af.overrides(cmd))
 			if err != nil {
 				return err
 			}
-			files := ruleFlags{files: append(append([]string{}, cfg.RulesFiles...), rf.files...), noDefaults: rf.noDefaults}
-			opts := engineOptions(cfg)
-			eng, _, err := files.load(stderr, opts)
-			if err != nil {
-				return err
-			}
-			if os.Geteuid() != 0 {
-				return &exitError{code: 2, err: fmt.Errorf("run needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN to load eBPF programs): try sudo %s", strings.Join(os.Args, " "))}
-			}
-			log := cfg.Logger(stderr)
-			host, _ := os.Hostname()
-
-			outs, err := cfg.Outputs()
+			copts, err := cf.options(cmd, nil, cfg.Truesight.Containers)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			d := output.NewDispatcher(cfg.DispatcherOptions(log, host), outs...)
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout())
-				defer cancel()
-				if err := d.Close(ctx); err != nil {
-					log.Error("flush alerts", "error", err)
-				}
-			}()
-
-			plan := agent.PlanFor(eng)
-			s, err := sensor.Open(sensor.Options{Syscalls: plan.Syscalls})
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			defer s.Close()
-
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			copts, err := cf.options(cmd, log, cfg.Truesight.Containers)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			reg := container.NewRegistry(copts)
-			regDone := make(chan struct{})
-			regCtx, stopReg := context.WithCancel(ctx)
-			go func() { _ = reg.Run(regCtx); close(regDone) }()
-			defer func() { stopReg(); <-regDone }()
-
-			var spots []scan.BlindSpot
-			for _, b := range blindSpots {
-				if b == "" {
-					continue
-				}
-				spot, err := scan.ParseBlindSpot(b)
-				if err != nil {
-					return &exitError{code: 2, err: fmt.Errorf("--kernel-blind-spot: %w", err)}
-				}
-				spots = append(spots, spot)
-			}
-			// A scan runs at once after a write to the loader's
-			// configuration and when a new container appears.
-			kick := make(chan struct{}, 1)
-			kickScan := func() {
-				select {
-				case kick <- struct{}{}:
-				default:
-				}
-			}
-			table := state.NewTable(0)
-			tr := agent.NewTranslator(table, state.NewUsers(), selfMntNS())
-			seen := map[string]bool{}
-			tr.SeenContainer = func(id string) {
-				reg.Seen(id)
-				if !seen[id] {
-					if len(seen) > 65536 {
-						clear(seen)
-					}
-					seen[id] = true
-					kickScan()
-				}
-			}
-			tasks, err := s.Snapshot()
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			tr.Seed(tasks)
-
-			metrics := web.NewMetrics()
-			metrics.ObserveOutputs(d.Stats)
-			metrics.ObserveSuppressed(d.Suppressed)
-			metrics.ObserveKernelDrops(func() uint64 { st, _ := s.Stats(); return st.Drops })
-			metrics.ObserveProcessTable(table.Len)
-			emitAlert := func(a *output.Alert) {
-				metrics.Alert(a.Rule, a.Priority)
-				d.Send(a)
-			}
-			loop := &agent.Loop{Sensor: s, Translator: tr, Hostname: host, Containers: reg, Metrics: metrics,
-				Emit: emitAlert, LoaderConfigWritten: kickScan}
-			loop.Engine.Store(eng)
 			if !cmd.Flags().Changed("scan-interval") {
 				scanEvery = time.Duration(cfg.Truesight.ScanInterval)
 			}
-			if scanEvery > 0 {
-				sc := scan.New(scan.Options{Kernel: s, KernelBlindSpots: spots, Containers: reg.Lookup})
-				go sc.Run(ctx, scanEvery, kick, func(f *scan.Finding) {
-					c := &fields.Ctx{Evt: f.Event(), Proc: f.Process, Hostname: host, Containers: reg.Lookup}
-					loop.Engine.Load().Match(c, func(r *engine.Rule) { emitAlert(r.Alert(c)) })
-				}, func(err error) { log.Warn("scan failed", "error", err) })
+			// SIGINT or SIGTERM while the agent starts stops it as soon as
+			// it runs.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			a, err := agent.New(cfg, agent.Options{RulesFiles: rf.files, NoDefaultRules: rf.noDefaults, Containers: copts,
+				ScanInterval: scanEvery, KernelBlindSpots: spots, Duration: duration, Stderr: stderr})
+			if err != nil {
+				return exitCode(err)
 			}
-			if ws := cfg.Webserver; ws.Enabled {
-				o := web.Options{Address: ws.Address(), HealthzPath: ws.K8sHealthzEndpoint, Logger: log}
-				if ws.PrometheusMetricsEnabled {
-					o.Metrics = metrics
-				}
-				if ws.SSLEnabled {
-					o.CertFile = ws.SSLCertificate
-				}
-				if srv, err := web.Listen(o); err != nil {
-					log.Warn("web server not started; alerts still flow", "error", err)
-				} else {
-					defer func() { _ = srv.Shutdown(context.Background()) }()
-				}
-			}
-
-			reload := func(why string) {
-				err := loop.Reload(func() (*engine.Engine, error) {
-					next, _, diags := engine.Load(mustSources(files), opts)
-					if next == nil {
-						return nil, errors.New(diags.Errors().String())
-					}
-					if p := agent.PlanFor(next); strings.Join(p.Syscalls, ",") != strings.Join(plan.Syscalls, ",") {
-						log.Warn("reloaded rules need syscalls the sensor was not started with; restart to capture them", "needed", strings.Join(p.Syscalls, ","))
-					}
-					return next, nil
-				})
-				metrics.Reload(err == nil)
-				if err != nil {
-					log.Error("rules reload failed; the previous rules keep running", "trigger", why, "error", err)
-					return
-				}
-				log.Info("rules reloaded", "trigger", why, "rules", len(loop.Engine.Load().Rules()))
-			}
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-hup:
-						d.Reopen()
-						reload("SIGHUP")
-					}
-				}
-			}()
-			if len(files.files) > 0 {
-				go config.Watch(ctx, files.files, 2*time.Second, func() { reload("rules file changed") })
-			}
-
+			st := a.Started()
 			fmt.Fprintf(stderr, "truesight: %d rules loaded, capturing %d syscalls (%s); %d processes seeded from the kernel; %d outputs\n",
-				len(eng.Rules()), len(plan.Syscalls), strings.Join(plan.Syscalls, ","), table.Len(), len(outs))
-			if len(plan.Uncapturable) > 0 {
+				st.Rules, len(st.Plan.Syscalls), strings.Join(st.Plan.Syscalls, ","), st.Processes, st.Outputs)
+			if len(st.Plan.Uncapturable) > 0 {
 				fmt.Fprintf(stderr, "truesight: warning: rules need event types the live sensor cannot capture, they will not fire live: %s\n",
-					strings.Join(plan.Uncapturable, ","))
+					strings.Join(st.Plan.Uncapturable, ","))
 			}
 			fmt.Fprintln(stderr, "truesight: watching; stop with Ctrl-C")
 
 			if cpuProf != "" {
-				f, err := os.Create(cpuProf)
+				stopProf, err := startCPUProfile(cpuProf)
 				if err != nil {
+					a.Close()
 					return &exitError{code: 2, err: err}
 				}
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return &exitError{code: 2, err: err}
-				}
-				defer pprof.StopCPUProfile()
+				defer stopProf()
 			}
-			runCtx := ctx
-			if duration > 0 {
-				var cancel context.CancelFunc
-				runCtx, cancel = context.WithTimeout(ctx, duration)
-				defer cancel()
-			}
-			runErr := loop.Run(runCtx)
-			st, _ := s.Stats()
-			closeErr := s.Close()
+			runErr := a.Run(ctx)
+			end := a.Stopped()
 			fmt.Fprintf(stderr, "truesight: stopped: %d events, %d alerts, %d kernel drops, %d undecodable records\n",
-				loop.Counters.Events.Load(), loop.Counters.Alerts.Load(), st.Drops, loop.Counters.Errors.Load())
-			if n := loop.Counters.Panics.Load(); n > 0 {
-				fmt.Fprintf(stderr, "truesight: %d records hit a bug and were skipped (see the first stack above)\n", n)
+				end.Events, end.Alerts, end.KernelDrops, end.Undecodable)
+			if end.Panics > 0 {
+				fmt.Fprintf(stderr, "truesight: %d records hit a bug and were skipped (see the first stack above)\n", end.Panics)
 			}
 			if runErr != nil {
 				return &exitError{code: 2, err: runErr}
-			}
-			if closeErr != nil {
-				return &exitError{code: 2, err: closeErr}
 			}
 			return nil
 		},
@@ -335,30 +164,45 @@ everything, and prints event and drop counts on stderr.`,
 	return cmd
 }
 
-// mustSources reads the rules files for a reload; a file that cannot be
-// read becomes an empty source, so the loader reports it by name.
-func mustSources(f ruleFlags) []rules.Source {
-	srcs, err := f.sources()
-	if err != nil {
-		return []rules.Source{{Name: err.Error(), Data: []byte("- rule:")}}
+// parseBlindSpots parses --kernel-blind-spot values; an empty one clears
+// the default.
+func parseBlindSpots(values []string) ([]scan.BlindSpot, error) {
+	var spots []scan.BlindSpot
+	for _, b := range values {
+		if b == "" {
+			continue
+		}
+		spot, err := scan.ParseBlindSpot(b)
+		if err != nil {
+			return nil, &exitError{code: 2, err: fmt.Errorf("--kernel-blind-spot: %w", err)}
+		}
+		spots = append(spots, spot)
 	}
-	return srcs
+	return spots, nil
 }
 
-// selfMntNS returns the inode of the agent's own mount namespace: the host's.
-func selfMntNS() uint32 {
-	link, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		return 0
+// exitCode gives an error of the agent's assembly its exit code: 1 when
+// the rules have errors (already printed), 2 otherwise.
+func exitCode(err error) error {
+	var re *agent.RulesError
+	if errors.As(err, &re) {
+		return &exitError{code: 1, err: err}
 	}
-	// "mnt:[4026531841]"
-	i, j := strings.IndexByte(link, '['), strings.IndexByte(link, ']')
-	if i < 0 || j < i {
-		return 0
-	}
-	n, err := strconv.ParseUint(link[i+1:j], 10, 32)
-	if err != nil {
-		return 0
-	}
-	return uint32(n)
+	return &exitError{code: 2, err: err}
 }
+
+// startCPUProfile profiles the process into path until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// selfMntNS is the host's mount namespace, for the translators cli builds.
+func selfMntNS() uint32 { return agent.SelfMntNS() }

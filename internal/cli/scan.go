@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/truesightsec/truesight/internal/agent"
 	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/fields"
@@ -72,7 +73,7 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 				return err
 			}
 			files := ruleFlags{files: append(append([]string{}, cfg.RulesFiles...), rf.files...), noDefaults: rf.noDefaults}
-			eng, _, err := files.load(stderr, engineOptions(cfg))
+			eng, _, err := files.load(stderr, agent.EngineOptions(cfg))
 			if err != nil {
 				return err
 			}
