@@ -57,6 +57,8 @@ type Agent struct {
 	host    string
 	plan    Plan
 	outputs int
+	// ringSize is the sensor's ring buffer size in bytes.
+	ringSize int
 
 	sensor  *sensor.Sensor
 	table   *state.Table
@@ -126,7 +128,8 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}()
 
 	a.plan = PlanFor(eng)
-	if a.sensor, err = sensor.Open(sensor.Options{Syscalls: a.plan.Syscalls}); err != nil {
+	a.ringSize = cfg.RingBufferSize(sensor.OnlineCPUs())
+	if a.sensor, err = sensor.Open(sensor.Options{Syscalls: a.plan.Syscalls, RingBufferSize: a.ringSize}); err != nil {
 		return nil, err
 	}
 	copts := opts.Containers
@@ -223,7 +226,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, a.opts.Duration)
 		defer cancel()
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	cancel := func() { cancelCause(nil) }
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.reg.Run(ctx) })
@@ -256,10 +260,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.runCtx = ctx
 	a.watchLocked(ConfigRules(a.cfg, a.opts.RulesFiles, a.opts.NoDefaultRules).Files, &wg)
+	cfg := a.cfg
 	a.mu.Unlock()
+	// The drop monitor's exit action ends ctx with a *DropExit.
+	_, waitDrops := StartDropMonitor(ctx, cfg, a.sensor, a.ringSize, a.host, a.log, a.emit, cancelCause)
 
 	runErr := a.loop.Run(ctx)
 	cancel()
+	waitDrops()
+	var dropExit *DropExit
+	if errors.As(context.Cause(ctx), &dropExit) && runErr == nil {
+		runErr = dropExit
+	}
 	// The scan reads the sensor's task view: it ends before the sensor
 	// is closed.
 	scanWG.Wait()

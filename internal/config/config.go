@@ -49,6 +49,9 @@ type Config struct {
 
 	Webserver Webserver `yaml:"webserver"`
 
+	Engine            Engine            `yaml:"engine"`
+	SyscallEventDrops SyscallEventDrops `yaml:"syscall_event_drops"`
+
 	LogStderr bool   `yaml:"log_stderr"`
 	LogSyslog bool   `yaml:"log_syslog"`
 	LogLevel  string `yaml:"log_level"`
@@ -170,6 +173,81 @@ type Webserver struct {
 // Address is the webserver's host:port.
 func (w Webserver) Address() string {
 	return net.JoinHostPort(w.ListenAddress, strconv.Itoa(w.ListenPort))
+}
+
+// Engine is Falco's engine block. truesight always runs its own eBPF
+// sensor; of Falco's engines, modern_ebpf's buffer keys apply to it.
+type Engine struct {
+	// Kind is Falco's driver name; any of Falco's kinds loads, and
+	// truesight runs its own sensor whatever it says.
+	Kind       string     `yaml:"kind"`
+	ModernEBPF ModernEBPF `yaml:"modern_ebpf"`
+}
+
+// ModernEBPF is engine.modern_ebpf: the size of the kernel's ring buffer.
+type ModernEBPF struct {
+	// CPUsForEachBuffer is how many CPUs share one buffer in Falco; 0
+	// means one buffer for all CPUs. truesight has one ring buffer shared by
+	// every CPU and sizes it to what Falco's buffers would hold together.
+	CPUsForEachBuffer int `yaml:"cpus_for_each_buffer"`
+	// BufSizePreset picks one buffer's size from Falco's table
+	// (BufSizePresets).
+	BufSizePreset int `yaml:"buf_size_preset"`
+}
+
+// BufSizePresets are Falco's buffer sizes by engine.*.buf_size_preset, in
+// bytes. Preset 0 is reserved by Falco and has no size.
+var BufSizePresets = [...]int{0, 1 << 20, 2 << 20, 4 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20, 128 << 20, 256 << 20, 512 << 20}
+
+// maxRingBuffer bounds the ring buffer truesight allocates (the kernel's
+// limit for a BPF ring buffer is below 4 GiB; memory is the real limit).
+const maxRingBuffer = 1 << 30
+
+// RingBufferSize is the size in bytes of the sensor's ring buffer on a host
+// with cpus online CPUs: the preset's size times the number of buffers
+// Falco would allocate (one per cpus_for_each_buffer CPUs, a single one
+// when it is 0 or not less than cpus), rounded up to a power of two and at
+// most 1 GiB.
+func (c *Config) RingBufferSize(cpus int) int {
+	m := c.Engine.ModernEBPF
+	size := BufSizePresets[m.BufSizePreset]
+	buffers := 1
+	if n := m.CPUsForEachBuffer; n > 0 && n < cpus {
+		buffers = (cpus + n - 1) / n
+	}
+	total := size * buffers
+	p := 1
+	for p < total {
+		p <<= 1
+	}
+	return min(p, maxRingBuffer)
+}
+
+// SyscallEventDrops is Falco's syscall_event_drops: what to do when the
+// kernel drops events because the ring buffer was full.
+type SyscallEventDrops struct {
+	// Threshold is the share of records lost in one second (0 to 1) above
+	// which the actions run.
+	Threshold float64 `yaml:"threshold"`
+	// Actions are ignore, log, alert and exit; an empty list means ignore.
+	Actions []string `yaml:"actions"`
+	// Rate and MaxBurst are a token bucket that limits how often the log
+	// and alert actions run: Rate tokens a second, at most MaxBurst saved.
+	Rate     float64 `yaml:"rate"`
+	MaxBurst int     `yaml:"max_burst"`
+}
+
+// DropActions are the syscall_event_drops actions.
+var DropActions = []string{"ignore", "log", "alert", "exit"}
+
+// HasDropAction reports whether action (log, alert or exit) is configured.
+func (c *Config) HasDropAction(action string) bool {
+	for _, a := range c.SyscallEventDrops.Actions {
+		if strings.EqualFold(a, action) {
+			return true
+		}
+	}
+	return false
 }
 
 // Truesight holds settings Falco has no key for.

@@ -98,29 +98,35 @@ var aliases = map[string]string{
 // ignoredKeys are Falco keys that have no meaning for truesight: they are
 // accepted with a warning, so that a falco.yaml loads unchanged.
 var ignoredKeys = map[string]string{
-	"load_plugins":             "truesight has no plugins",
-	"plugins":                  "truesight has no plugins",
-	"plugins_hostinfo":         "truesight has no plugins",
-	"config_files":             "truesight reads one configuration file",
-	"rules":                    "rule selection is not supported; disable rules in a rules file with enabled: false",
-	"engine":                   "truesight always uses its own eBPF sensor",
-	"static_fields":            "static fields are not supported",
-	"outputs":                  "Falco's deprecated throttling is replaced by truesight.rate_limit",
-	"libs_logger":              "truesight has no libs logger",
-	"grpc":                     "truesight has no gRPC server",
-	"syscall_event_timeouts":   "truesight's sensor has no event timeouts",
-	"syscall_event_drops":      "kernel drops are counted in /metrics and logged",
-	"metrics":                  "metrics are served at /metrics by the webserver",
-	"base_syscalls":            "truesight captures the syscalls its rules need",
-	"syscall_buf_size_preset":  "the ring buffer size is fixed",
-	"syscall_drop_failed_exit": "truesight's sensor keeps failed syscalls",
-	"modern_bpf":               "truesight always uses its own eBPF sensor",
-	"container_engines":        "containers are found from cgroups",
-	"container":                "containers are found from cgroups",
-	"metadata_download":        "no metadata is downloaded",
-	"falco_libs":               "truesight does not use Falco's libs",
-	"buffer_format_base64":     "truesight does not print event buffers",
-	"capture":                  "use truesight's capture command instead",
+	"load_plugins":                         "truesight has no plugins",
+	"plugins":                              "truesight has no plugins",
+	"plugins_hostinfo":                     "truesight has no plugins",
+	"config_files":                         "truesight reads one configuration file",
+	"rules":                                "rule selection is not supported; disable rules in a rules file with enabled: false",
+	"engine.kmod":                          "truesight always uses its own eBPF sensor; engine.modern_ebpf sizes its ring buffer",
+	"engine.ebpf":                          "truesight always uses its own eBPF sensor; engine.modern_ebpf sizes its ring buffer",
+	"engine.gvisor":                        "truesight always uses its own eBPF sensor",
+	"engine.replay":                        "use truesight replay instead",
+	"engine.nodriver":                      "truesight always uses its own eBPF sensor",
+	"engine.modern_ebpf.drop_failed_exit":  "truesight's sensor keeps failed syscalls",
+	"engine.modern_ebpf.disable_iterators": "truesight needs its task iterator to seed the process table",
+	"syscall_event_drops.simulate_drops":   "drops cannot be simulated; a tiny ring buffer (engine.modern_ebpf.buf_size_preset: 1) makes real ones",
+	"static_fields":                        "static fields are not supported",
+	"outputs":                              "Falco's deprecated throttling is replaced by truesight.rate_limit",
+	"libs_logger":                          "truesight has no libs logger",
+	"grpc":                                 "truesight has no gRPC server",
+	"syscall_event_timeouts":               "truesight's sensor has no event timeouts",
+	"metrics":                              "metrics are served at /metrics by the webserver",
+	"base_syscalls":                        "truesight captures the syscalls its rules need",
+	"syscall_buf_size_preset":              "Falco's old name; use engine.modern_ebpf.buf_size_preset",
+	"syscall_drop_failed_exit":             "truesight's sensor keeps failed syscalls",
+	"modern_bpf":                           "truesight always uses its own eBPF sensor",
+	"container_engines":                    "containers are found from cgroups",
+	"container":                            "containers are found from cgroups",
+	"metadata_download":                    "no metadata is downloaded",
+	"falco_libs":                           "truesight does not use Falco's libs",
+	"buffer_format_base64":                 "truesight does not print event buffers",
+	"capture":                              "use truesight's capture command instead",
 }
 
 // canonical returns the current name of a top-level key.
@@ -208,6 +214,21 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Float64:
+		s, ok := d.scalar(n, key, "a number")
+		if !ok {
+			return
+		}
+		if s == "" {
+			v.SetFloat(0)
+			return
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.errorf(n, key, "want a number such as 0.5, got %q", s)
+			return
+		}
+		v.SetFloat(f)
 	default:
 		panic("config: no decoder for " + v.Type().String())
 	}

@@ -102,6 +102,8 @@ func (d *decoder) validate(c *Config) {
 		bad("truesight.containers.timeout", "must be positive")
 	}
 
+	d.validateDrops(c, bad)
+
 	for _, u := range []struct {
 		key string
 		set bool
@@ -112,5 +114,58 @@ func (d *decoder) validate(c *Config) {
 		if u.set {
 			warn(u.key, "not supported by truesight; ignored")
 		}
+	}
+}
+
+// engineKinds are Falco's engine.kind values.
+var engineKinds = []string{"modern_ebpf", "kmod", "ebpf", "gvisor", "replay", "nodriver"}
+
+// validateDrops checks the ring buffer's size and syscall_event_drops.
+func (d *decoder) validateDrops(c *Config, bad func(key, format string, args ...any)) {
+	e := c.Engine
+	known := false
+	for _, k := range engineKinds {
+		known = known || e.Kind == k
+	}
+	switch {
+	case !known:
+		bad("engine.kind", "%q is not one of Falco's engine kinds (%s)", e.Kind, strings.Join(engineKinds, ", "))
+	case e.Kind != "modern_ebpf":
+		d.warnings = append(d.warnings, Warning{Position: d.pos["engine.kind"], Key: "engine.kind",
+			Msg: fmt.Sprintf("%s: truesight always uses its own eBPF sensor, sized by engine.modern_ebpf", e.Kind)})
+	}
+	if p := e.ModernEBPF.BufSizePreset; p < 1 || p >= len(BufSizePresets) {
+		bad("engine.modern_ebpf.buf_size_preset", "must be a preset from 1 to %d (1: 1 MiB, 2: 2 MiB, 3: 4 MiB, 4: 8 MiB, 5: 16 MiB, 6: 32 MiB, 7: 64 MiB, 8: 128 MiB, 9: 256 MiB, 10: 512 MiB), got %d",
+			len(BufSizePresets)-1, p)
+	}
+	if n := e.ModernEBPF.CPUsForEachBuffer; n < 0 {
+		bad("engine.modern_ebpf.cpus_for_each_buffer", "must be 0 (one buffer for all CPUs) or a number of CPUs, got %d", n)
+	}
+
+	s := c.SyscallEventDrops
+	if s.Threshold < 0 || s.Threshold > 1 {
+		bad("syscall_event_drops.threshold", "must be a share of the records from 0 to 1 (0.1 is 10%%), got %v", s.Threshold)
+	}
+	if s.Rate <= 0 {
+		bad("syscall_event_drops.rate", "must be a positive number of actions per second (0.03333 is one every 30s), got %v", s.Rate)
+	}
+	if s.MaxBurst < 1 {
+		bad("syscall_event_drops.max_burst", "must be 1 or more, got %d", s.MaxBurst)
+	}
+	seen := map[string]bool{}
+	for i, a := range s.Actions {
+		key := fmt.Sprintf("syscall_event_drops.actions[%d]", i)
+		ok := false
+		for _, want := range DropActions {
+			ok = ok || strings.EqualFold(a, want)
+		}
+		if !ok {
+			bad(key, "%q is not an action: want %s", a, strings.Join(DropActions, ", "))
+			continue
+		}
+		seen[strings.ToLower(a)] = true
+	}
+	if seen["ignore"] && len(seen) > 1 {
+		bad("syscall_event_drops.actions", "ignore cannot be combined with other actions")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +76,8 @@ type Sensor struct {
 
 	readMu    sync.Mutex
 	raw       ringbuf.Record
+	watched   context.Context // the ctx whose cancellation wakes the reader
+	unwatch   func() bool
 	lastSync  time.Time // when decoder.BootOffset was last measured
 	sinceSync int       // records decoded since
 	// snapMu serialises snapshots: the iterator has one scratch buffer.
@@ -212,7 +215,8 @@ func (s *Sensor) attach() error {
 }
 
 // Read blocks until the next record arrives and decodes it into r. It
-// returns ctx.Err() when ctx is done and os.ErrClosed (wrapped) after Close.
+// returns ctx.Err() as soon as ctx is done, even while records keep coming,
+// and os.ErrClosed (wrapped) after Close.
 // Records come in the order the kernel wrote them, across all CPUs. To
 // spare the traced processes a wakeup per syscall, a quiet system's syscall
 // records reach Read up to 25 ms late; a process record (exec, fork,
@@ -221,7 +225,14 @@ func (s *Sensor) attach() error {
 func (s *Sensor) Read(ctx context.Context, r *Record) error {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
+	s.watch(ctx)
+	done := ctx.Done()
 	for {
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
+		}
 		err := s.reader.ReadInto(&s.raw)
 		if err == nil {
 			s.sinceSync++
@@ -233,16 +244,33 @@ func (s *Sensor) Read(ctx context.Context, r *Record) error {
 			}
 			return nil
 		}
+		if errors.Is(err, ringbuf.ErrFlushed) {
+			continue // woken by watch: ctx is done
+		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("sensor: read ring buffer: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
 		}
 		s.reader.SetDeadline(time.Now().Add(pollInterval))
 		if time.Since(s.lastSync) > resyncInterval {
 			s.resync()
 		}
+	}
+}
+
+// watch makes ctx's cancellation wake a Read that waits in the ring
+// buffer's epoll: Flush interrupts the wait without taking the reader's
+// lock, so the wait ends at once instead of at the next poll.
+func (s *Sensor) watch(ctx context.Context) {
+	if s.watched == ctx {
+		return
+	}
+	if s.unwatch != nil {
+		s.unwatch()
+		s.unwatch = nil
+	}
+	s.watched = ctx
+	if ctx.Done() != nil {
+		s.unwatch = context.AfterFunc(ctx, func() { _ = s.reader.Flush() })
 	}
 }
 
@@ -381,6 +409,40 @@ func (s *Sensor) Close() error {
 }
 
 // ---- environment --------------------------------------------------------
+
+// OnlineCPUs is the number of CPUs online (/sys/devices/system/cpu/online),
+// or the CPUs this process may run on when that cannot be read.
+func OnlineCPUs() int {
+	data, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	if n := countCPUList(strings.TrimSpace(string(data))); n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+// countCPUList counts the CPUs of a list such as "0-3,5,7-8"; 0 when it
+// does not parse.
+func countCPUList(list string) int {
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return 0
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return 0
+			}
+		}
+		n += b - a + 1
+	}
+	return n
+}
 
 const btfPath = "/sys/kernel/btf/vmlinux"
 
