@@ -129,8 +129,8 @@ func init() {
 		acc := f & syscall.O_ACCMODE
 		return boolean(acc == syscall.O_WRONLY || acc == syscall.O_RDWR)
 	})
-	simple("evt.is_open_exec", Bool, "true for an open with execute intent (O_EXEC is not used on Linux; false except for execve's open)", func(c *Ctx) (Value, bool) {
-		return boolean(false)
+	simple("evt.is_open_exec", Bool, "true for an open or creat that creates a file with an execute bit: O_CREAT or O_TMPFILE, and mode & 0111", func(c *Ctx) (Value, bool) {
+		return boolean(opensExecutable(c))
 	})
 	simple("evt.is_open_create", Bool, "true for an open with O_CREAT that created the file", func(c *Ctx) (Value, bool) {
 		f, ok := openFlags(c)
@@ -159,6 +159,33 @@ var openTypes = func() []bool {
 
 var typeCreat = event.MustType("creat")
 
+// oTmpfile is Linux's O_TMPFILE (__O_TMPFILE|O_DIRECTORY); syscall lacks it.
+const oTmpfile = 0o20200000
+
+var typeOpenByHandle = event.MustType("open_by_handle_at")
+
+// opensExecutable is libsinsp's evt.is_open_exec: an open that may create
+// a file (O_CREAT, or O_TMPFILE) with any execute bit in the mode it
+// asks for; creat always may. open_by_handle_at takes no mode. The mode is
+// the event's parameter, else the one its fd was opened with.
+func opensExecutable(c *Ctx) bool {
+	f, ok := openFlags(c)
+	if !ok || c.Evt.Type == typeOpenByHandle {
+		return false
+	}
+	if f&syscall.O_CREAT == 0 && f&oTmpfile != oTmpfile {
+		return false
+	}
+	mode, ok := c.Evt.ParamNum("mode")
+	if !ok {
+		if c.Evt.FD == nil {
+			return false
+		}
+		mode = int64(c.Evt.FD.Mode)
+	}
+	return mode&0o111 != 0
+}
+
 func openFlags(c *Ctx) (uint32, bool) {
 	if int(c.Evt.Type) >= len(openTypes) || !openTypes[c.Evt.Type] {
 		return 0, false
@@ -168,7 +195,11 @@ func openFlags(c *Ctx) (uint32, bool) {
 	}
 	n, ok := c.Evt.ParamNum("flags")
 	if !ok {
-		return 0, false
+		// The flags the open's fd was made with, when the event lacks them.
+		if c.Evt.FD == nil || c.Evt.FD.Num < 0 {
+			return 0, false
+		}
+		return c.Evt.FD.Flags, true
 	}
 	return uint32(n), true
 }
