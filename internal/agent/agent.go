@@ -109,10 +109,11 @@ type Loop struct {
 // rules on container.privileged or the image, and the alerts of a container
 // that runs one short command, need it at once. Each container id is waited
 // for at most once, so a runtime that is down costs one wait per container,
-// not one per event; the runtime usually answers within 10 ms.
+// not one per event; the runtime usually answers within 10 ms, and the
+// wait ends as soon as it does.
 const metadataWait = 500 * time.Millisecond
 
-func (l *Loop) awaitMetadata(c *fields.Ctx, waited map[string]bool) {
+func (l *Loop) awaitMetadata(ctx context.Context, c *fields.Ctx, waited map[string]bool) {
 	if l.Containers == nil || c.Proc == nil {
 		return
 	}
@@ -120,18 +121,13 @@ func (l *Loop) awaitMetadata(c *fields.Ctx, waited map[string]bool) {
 		if id == "" || id == container.HostID || waited[id] {
 			continue
 		}
-		if l.Containers.Lookup(id) != nil {
-			waited[id] = true
-			continue
-		}
 		if len(waited) > 4096 {
 			clear(waited)
 		}
 		waited[id] = true
-		deadline := time.Now().Add(metadataWait)
-		for time.Now().Before(deadline) && l.Containers.Lookup(id) == nil {
-			time.Sleep(5 * time.Millisecond)
-		}
+		wctx, cancel := context.WithTimeout(ctx, metadataWait)
+		l.Containers.Wait(wctx, id)
+		cancel()
 	}
 }
 
@@ -171,14 +167,14 @@ func (l *Loop) Run(ctx context.Context) error {
 			return fmt.Errorf("agent: %w", err)
 		}
 		l.Counters.Records.Add(1)
-		l.process(&rec, &c, waited, byType, emit)
+		l.process(ctx, &rec, &c, waited, byType, emit)
 	}
 }
 
 // process handles one record. A panic here is a bug in truesight; it is
 // counted and logged with its stack once, and the agent keeps watching
 // instead of going blind.
-func (l *Loop) process(rec *sensor.Record, c *fields.Ctx, waited map[string]bool, byType []prometheus.Counter, emit func(*engine.Rule)) {
+func (l *Loop) process(ctx context.Context, rec *sensor.Record, c *fields.Ctx, waited map[string]bool, byType []prometheus.Counter, emit func(*engine.Rule)) {
 	defer func() {
 		if r := recover(); r != nil {
 			if l.Counters.Panics.Add(1) == 1 {
@@ -202,7 +198,7 @@ func (l *Loop) process(rec *sensor.Record, c *fields.Ctx, waited map[string]bool
 		l.LoaderConfigWritten()
 	}
 	c.Evt, c.Proc = e, p
-	l.awaitMetadata(c, waited)
+	l.awaitMetadata(ctx, c, waited)
 	l.Engine.Load().Match(c, emit)
 	if l.OnEvent != nil {
 		l.OnEvent(e, p)

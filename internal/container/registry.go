@@ -123,6 +123,9 @@ type Registry struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry
+	// waiters are the Wait calls for ids not described yet; each channel
+	// (buffered) receives the metadata once.
+	waiters map[string][]chan *Info
 
 	requests chan string
 	changes  chan change
@@ -157,6 +160,7 @@ func NewRegistry(opts Options) *Registry {
 	r := &Registry{
 		opts:     opts,
 		entries:  make(map[string]*entry),
+		waiters:  make(map[string][]chan *Info),
 		requests: make(chan string, 1024),
 		changes:  make(chan change, 1024),
 		fetchSem: make(chan struct{}, 8),
@@ -198,6 +202,52 @@ func (r *Registry) Lookup(fullID string) *Info {
 		r.request(fullID)
 	}
 	return info
+}
+
+// Wait returns the container's metadata as soon as a runtime has described
+// it, asking for it if nobody has yet, or nil when ctx ends first. It is
+// for the first event of a new container, whose rules need the image or
+// privileges at once; the event path otherwise uses Lookup, which never
+// waits.
+func (r *Registry) Wait(ctx context.Context, fullID string) *Info {
+	if fullID == "" {
+		return nil
+	}
+	ch := make(chan *Info, 1)
+	r.mu.Lock()
+	if e := r.entries[fullID]; e != nil && e.info != nil {
+		info := e.info
+		r.mu.Unlock()
+		return info
+	}
+	r.waiters[fullID] = append(r.waiters[fullID], ch)
+	r.mu.Unlock()
+	r.request(fullID)
+	select {
+	case info := <-ch:
+		return info
+	case <-ctx.Done():
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ws := r.waiters[fullID]
+	for i, w := range ws {
+		if w == ch {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(r.waiters, fullID)
+	} else {
+		r.waiters[fullID] = ws
+	}
+	select {
+	case info := <-ch: // it came with the end of ctx
+		return info
+	default:
+		return nil
+	}
 }
 
 // Seen tells the registry a process was seen in this container, so that
@@ -396,6 +446,12 @@ func (r *Registry) fetch(ctx context.Context, id string) *Info {
 func (r *Registry) finish(id string, info *Info) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if info != nil {
+		for _, w := range r.waiters[id] {
+			w <- info
+		}
+		delete(r.waiters, id)
+	}
 	e := r.entries[id]
 	if e == nil {
 		return // evicted meanwhile
