@@ -15,11 +15,20 @@ type proc struct {
 	Stat   statInfo
 	Kernel bool // a kernel thread: no memory, no root of its own
 
-	Root     rootKey
-	HasRoot  bool
-	Env      loaderEnv
-	Maps     []mapping
-	Exe      string // readlink of /proc/<pid>/exe
+	Root    rootKey
+	HasRoot bool
+	Env     loaderEnv
+	Maps    []mapping
+	Exe     string // readlink of /proc/<pid>/exe
+	// ExeID and ExeSize identify the executable (a stat through
+	// /proc/<pid>/exe, which reaches it wherever it is).
+	ExeID   devIno
+	ExeSize int64
+	HasExe  bool
+	// Runtime names the host's container runtime binary the process
+	// executes (runc, conmon...), judged by the executable's identity;
+	// "" for any other program.
+	Runtime  string
 	ReadErrs []string
 }
 
@@ -98,6 +107,10 @@ func (c *collector) read(pid int) *proc {
 	}
 	if exe, err := readlinkAt(dfd, "exe"); err == nil {
 		p.Exe = exe
+	}
+	var est unix.Stat_t
+	if err := unix.Fstatat(dfd, "exe", &est, 0); err == nil {
+		p.ExeID, p.ExeSize, p.HasExe = devIno{est.Dev, est.Ino}, est.Size, true
 	}
 	return p
 }

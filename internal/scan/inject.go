@@ -11,51 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// standardLibDirs are where x86-64 glibc and musl systems keep the C
-// library and loader; a runtime file mapped from elsewhere is not the
-// root's own.
-var standardLibDirs = []string{
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
-	"/lib64", "/usr/lib64", "/lib", "/usr/lib",
-}
-
-// runtimeNames are the files of the C runtime that programs load without
-// asking and that legitimately export directory and file functions: the
-// loader, libc, and glibc's split-off libraries (libpthread's cancellation
-// wrappers of open, before glibc 2.34).
-var runtimeNames = []string{
-	"ld-linux-x86-64.so.2", "libc.so.6", "libpthread.so.0", "librt.so.1", "libdl.so.2",
-	"ld-musl-x86_64.so.1", "libc.musl-x86_64.so.1",
-}
-
-// minRuntimeExports tells a real libc (thousands of exported functions)
-// from a small library merely named like one.
-const minRuntimeExports = 500
-
-// isRuntime reports whether a mapped library is the root's own C runtime:
-// a runtime file name in a standard directory whose content is the file
-// at that path in the root. A runtime file deleted since it was mapped (a
-// libc upgrade under a running process) is accepted when it exports what a
-// libc exports.
-func (s *Scanner) isRuntime(r *root, rootfd int, m *mapping, p string, lib *library) bool {
-	if !slices.Contains(runtimeNames, path.Base(p)) || !slices.Contains(standardLibDirs, path.Dir(p)) {
-		return false
-	}
-	if m.Deleted {
-		return lib.Exports >= minRuntimeExports
-	}
-	if r.runtime == nil {
-		r.runtime = map[string]string{}
-	}
-	sum, ok := r.runtime[p]
-	if !ok {
-		if fd, err := openInRoot(rootfd, p, unix.O_RDONLY|unix.O_NONBLOCK); err == nil {
-			sum, _ = s.hash.sum(fd)
-			closeFD(fd)
-		}
-		r.runtime[p] = sum
-	}
-	return sum != "" && sum == lib.SHA256
+// deletedRuntime reports whether a mapping of a file deleted since it was
+// mapped is a C runtime file replaced under a running process (a libc
+// upgrade): its old content can be compared with nothing, so it is judged
+// by its shape, a runtime file of a standard directory exporting what the
+// real one exports, and only for the root's own processes.
+func deletedRuntime(p *proc, m *mapping, inRoot string, lib *library) bool {
+	return m.Deleted && p.Runtime == "" && looksLikeRuntime(inRoot, lib)
 }
 
 // injectedGroup is one library mapped by processes of one root.
@@ -90,15 +52,11 @@ func (s *Scanner) injected(roots []*root) []*Finding {
 	}
 	var groups []*injectedGroup
 	for _, r := range roots {
-		rootfd, err := s.openRootOf(r.Rep)
-		if err != nil {
-			continue
-		}
 		byKey := map[string]*injectedGroup{}
 		for _, p := range r.Procs {
 			for i := range p.Maps {
 				m := &p.Maps[i]
-				if m.Path == p.Exe {
+				if p.HasExe && (devIno{m.Dev, m.Ino}) == p.ExeID {
 					continue // the program itself
 				}
 				lib := libOf(p, m)
@@ -109,7 +67,7 @@ func (s *Scanner) injected(roots []*root) []*Finding {
 				if r.PathPrefix != "" && r.PathPrefix != "/" {
 					inRoot = strings.TrimPrefix(inRoot, r.PathPrefix)
 				}
-				if s.isRuntime(r, rootfd, m, inRoot, lib) {
+				if s.knownMapping(r, p, m, lib) != nil || deletedRuntime(p, m, inRoot, lib) {
 					continue
 				}
 				key := inRoot + "\x00" + lib.SHA256
@@ -125,7 +83,6 @@ func (s *Scanner) injected(roots []*root) []*Finding {
 				}
 			}
 		}
-		closeFD(rootfd)
 	}
 	var out []*Finding
 	for _, g := range groups {
@@ -202,6 +159,9 @@ func (s *Scanner) injectedFinding(g *injectedGroup) *Finding {
 	}
 	if r.ContainerID != "" {
 		f.Detail["container_id"] = r.ContainerID
+	}
+	if rep.Runtime != "" {
+		f.Detail["runtime"] = rep.Runtime
 	}
 	f.Summary = fmt.Sprintf("%d process(es) of %s map %s, which overrides %s", len(pids), r.Label, g.path, f.Symbols)
 	f.Process = s.processState(rep)

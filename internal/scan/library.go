@@ -44,6 +44,7 @@ var hidingSet = func() map[string]bool {
 
 // library is what the scan learnt about one shared object file.
 type library struct {
+	ID     devIno
 	SHA256 string
 	Soname string
 	// Symbols are the exported functions of the hiding set it defines, in
@@ -107,7 +108,7 @@ func (c *libraryCache) analyse(fd int, always bool) (*library, error) {
 	l := c.libs[id]
 	c.mu.Unlock()
 	if l == nil {
-		l = &library{Size: st.Size, Mtime: id.Mtime, Ctime: id.Ctime, UID: st.Uid, Mode: st.Mode}
+		l = &library{ID: devIno{st.Dev, st.Ino}, Size: st.Size, Mtime: id.Mtime, Ctime: id.Ctime, UID: st.Uid, Mode: st.Mode}
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			l.Err = errNotRegular
 		} else if st.Size > maxLibrarySize {

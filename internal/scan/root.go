@@ -47,8 +47,8 @@ type root struct {
 	// Loader says which C library family the root uses: glibc, musl or ""
 	// when it has no dynamic loader.
 	Loader string
-	// runtime caches the sha256 of the root's runtime files by path.
-	runtime map[string]string
+	// known are the root's own C runtime files, learnt once per scan.
+	known *knownSet
 }
 
 // maxConfigFile bounds what is read of one configuration file.

@@ -15,7 +15,8 @@ import (
 
 // groupRoots gathers processes by root filesystem. A root's representative
 // is its lowest PID whose root directory can be opened and still is the
-// same root.
+// same root, preferring the root's own processes to the host's container
+// runtime processes in it.
 func (s *Scanner) groupRoots(procs []*proc) []*root {
 	byKey := map[rootKey]*root{}
 	var out []*root
@@ -33,14 +34,24 @@ func (s *Scanner) groupRoots(procs []*proc) []*root {
 	}
 	kept := out[:0]
 	for _, r := range out {
-		for _, p := range r.Procs {
-			fd, err := s.openRootOf(p)
-			if err != nil {
-				continue
+		// The root's own processes first: the host's runtime processes
+		// sitting in it (runc init) are passing through.
+		for _, runtime := range []bool{false, true} {
+			for _, p := range r.Procs {
+				if (p.Runtime != "") != runtime {
+					continue
+				}
+				fd, err := s.openRootOf(p)
+				if err != nil {
+					continue
+				}
+				closeFD(fd)
+				r.Rep = p
+				break
 			}
-			closeFD(fd)
-			r.Rep = p
-			break
+			if r.Rep != nil {
+				break
+			}
 		}
 		if r.Rep == nil {
 			s.report.Notes = append(s.report.Notes, fmt.Sprintf("root %s of %d processes could not be opened", r.Key, len(r.Procs)))

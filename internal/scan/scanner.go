@@ -66,6 +66,7 @@ type Scanner struct {
 	// namespace.
 	selfInProcNS bool
 	boot         int64 // realtime minus boottime, ns
+	host         *hostFiles
 	report       *Report
 	procs        map[int]*proc
 	envGroups    []*envGroup
@@ -182,6 +183,8 @@ func (s *Scanner) Scan(ctx context.Context) (*Report, error) {
 	}
 
 	procs := newCollector(procfd).readAll(pids, s.opts.Workers)
+	s.learnHost()
+	s.classifyRuntime(procs)
 	s.procs = make(map[int]*proc, len(procs))
 	for _, p := range procs {
 		s.procs[p.Pid] = p
@@ -218,6 +221,7 @@ func (s *Scanner) Scan(ctx context.Context) (*Report, error) {
 	s.finish(findings, start)
 	r.Stats.Duration = time.Since(start)
 	s.procs = nil
+	s.host = nil
 	return r, nil
 }
 
@@ -293,6 +297,13 @@ func (s *Scanner) finish(findings []*Finding, start time.Time) {
 	now := start.UnixNano()
 	byKey := map[string]*Finding{}
 	for _, f := range findings {
+		if f.Process == nil || f.Process.Pid <= 0 {
+			// A finding names a live process by its real PID, or it is
+			// not raised: "pid 0 on the host" would send a responder to
+			// the wrong place.
+			r.Notes = append(r.Notes, fmt.Sprintf("not reported, no process to name: %s", f.Summary))
+			continue
+		}
 		if byKey[f.Key] != nil {
 			continue
 		}

@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/truesightsec/truesight/internal/state"
 )
 
 // envGroup is the processes of one root that share one loader
@@ -325,35 +323,47 @@ func (s *Scanner) runView(ctx context.Context, v *libcView, vp *viewPass) []*Fin
 		if len(missedBy) == 0 {
 			continue
 		}
-		out = append(out, s.hiddenFinding(v, rprocfd, vpid, first.start[vpid], missedBy, vp))
+		if f := s.hiddenFinding(v, rprocfd, vpid, first.start[vpid], missedBy, vp); f != nil {
+			out = append(out, f)
+		}
 	}
 	return out
 }
 
-// hiddenFinding describes a process hidden from a root's libc tools,
-// finding its host PID by start time, comm and namespace PIDs.
+// hiddenFinding describes a process hidden from a root's libc tools, or
+// returns nil when it cannot name the process by its host PID: a finding
+// carries the process's real PID and container, or it is not raised (a
+// process that exited since the comparison is no longer hidden anyway).
 func (s *Scanner) hiddenFinding(v *libcView, rprocfd, vpid int, start uint64, missedBy []string, vp *viewPass) *Finding {
 	r := v.root
 	vst, _ := statOf(rprocfd, vpid)
-	host := s.hostPid(vpid, start, vst.Comm)
-	var p *proc
-	if host > 0 {
-		p = s.procs[host]
+	host := s.hostPid(rprocfd, vpid, start, vst.Comm)
+	if host <= 0 {
+		s.report.Notes = append(s.report.Notes, fmt.Sprintf("libc view of %s (%s): process %d (%s) missing from %s has no host PID (it exited): not reported",
+			r.Label, v.source, vpid, vst.Comm, strings.Join(missedBy, ",")))
+		return nil
+	}
+	p := s.procs[host]
+	if p == nil {
+		// Started after /proc was read: read it now.
+		if p = newCollector(s.procfd).read(host); p == nil || p.Stat.StartTicks != start {
+			return nil
+		}
 	}
 	tools := make([]string, len(missedBy))
 	for i, t := range missedBy {
 		tools[i] = "libc(" + t + ")"
 	}
 	var seen []string
-	if s.opts.Kernel != nil && host > 0 {
+	if s.opts.Kernel != nil {
 		if _, ok := vp.kernel[host]; ok {
 			seen = append(seen, "kernel")
 		}
 	}
-	if host > 0 && vp.procfs.has(host) {
+	if vp.procfs.has(host) {
 		seen = append(seen, "procfs")
 	}
-	if host > 0 && vp.probe.has(host) {
+	if vp.probe.has(host) {
 		seen = append(seen, "probe")
 	}
 	seen = append(seen, "root procfs")
@@ -365,9 +375,7 @@ func (s *Scanner) hiddenFinding(v *libcView, rprocfd, vpid int, start uint64, mi
 		"hidden_from": r.Label,
 		"vpid":        strconv.Itoa(vpid),
 		"preload":     v.source,
-	}
-	if host > 0 {
-		f.Detail["pid"] = strconv.Itoa(host)
+		"pid":         strconv.Itoa(host),
 	}
 	if r.ContainerID != "" {
 		f.Detail["hidden_from_container_id"] = r.ContainerID
@@ -381,16 +389,8 @@ func (s *Scanner) hiddenFinding(v *libcView, rprocfd, vpid int, start uint64, mi
 	if f.Detail["missing"] == "" {
 		delete(f.Detail, "missing")
 	}
-	if p != nil {
-		f.Process = s.processState(p)
-		f.Detail["started"] = isoTime(f.Process.StartTime)
-	} else {
-		// Not matched to a host PID: describe it only by what its own
-		// root's procfs says, never by the host's /proc/<vpid>.
-		f.Process = &state.Process{VPid: int64(vpid), LoginUID: -1}
-		f.Process.SetComm(vst.Comm)
-		f.Detail["pid"] = "unknown"
-	}
+	f.Process = s.processState(p)
+	f.Detail["started"] = isoTime(f.Process.StartTime)
 	where := "the host"
 	if r.ContainerID != "" || r.Label != "host" {
 		where = r.Label
@@ -399,24 +399,45 @@ func (s *Scanner) hiddenFinding(v *libcView, rprocfd, vpid int, start uint64, mi
 	return f
 }
 
-// hostPid finds the host PID of a process known by its PID in some PID
-// namespace: same start time and comm, and that PID among its NSpid.
-func (s *Scanner) hostPid(vpid int, start uint64, comm string) int {
-	var match []int
+// hostPid finds the host PID of a process known by its PID vpid in the PID
+// namespace of a root's procfs: the host process with the same start time
+// and comm, in the same PID namespace (the namespace link read through
+// both procfs), with vpid among its namespace PIDs. The processes the scan
+// read are looked at first, then the host's /proc again, for a process
+// that started after the scan read it. 0: no such process (it exited).
+func (s *Scanner) hostPid(rprocfd, vpid int, start uint64, comm string) int {
+	ns, err := nsInode(rprocfd, fmt.Sprintf("%d/ns/pid", vpid))
+	if err != nil {
+		return 0
+	}
+	is := func(pid int) bool {
+		st, ok := statOf(s.procfd, pid)
+		if !ok || st.StartTicks != start || st.Comm != comm {
+			return false
+		}
+		if pns, err := nsInode(s.procfd, fmt.Sprintf("%d/ns/pid", pid)); err != nil || pns != ns {
+			return false
+		}
+		status, err := readStatus(s.procfd, pid)
+		return err == nil && status.Tgid == pid && slices.Contains(status.NSpid, vpid)
+	}
+	var read []int
 	for pid, p := range s.procs {
 		if p.Stat.StartTicks == start && p.Stat.Comm == comm {
-			match = append(match, pid)
+			read = append(read, pid)
 		}
 	}
-	sort.Ints(match)
-	for _, pid := range match {
-		st, err := readStatus(s.procfd, pid)
-		if err != nil {
-			continue
-		}
-		if slices.Contains(st.NSpid, vpid) {
+	sort.Ints(read)
+	for _, pid := range read {
+		if is(pid) {
 			return pid
 		}
 	}
-	return 0
+	found := 0
+	_ = listPids(s.procfd, make([]byte, 32<<10), func(pid int) {
+		if found == 0 && s.procs[pid] == nil && is(pid) {
+			found = pid
+		}
+	})
+	return found
 }
