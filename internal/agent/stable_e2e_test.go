@@ -175,17 +175,10 @@ func buildHelper(t *testing.T, names ...string) string {
 // conformance data.
 func stableRulesSource(t *testing.T) rules.Source {
 	t.Helper()
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
-	path := filepath.Join(dir, "falco", "falco_rules.yaml")
+	path := filepath.Join(testenv.ConformanceDir(t), "falco", "falco_rules.yaml")
 	data, err := os.ReadFile(path)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("conformance data missing (set TRUESIGHT_CONFORMANCE_DIR): %v", err)
-		}
-		t.Skipf("conformance data missing: %v", err)
+		t.Fatal(err)
 	}
 	return rules.Source{Name: path, Data: data}
 }

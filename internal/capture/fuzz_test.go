@@ -4,19 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/truesightsec/truesight/internal/testenv"
 )
 
 // FuzzRead feeds arbitrary bytes to the reader, the pairer and every
 // parameter decoder: any input must end in io.EOF or a *FormatError,
 // without a panic and within the reader's memory bounds.
 func FuzzRead(f *testing.F) {
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
+	dir := testenv.ConformanceDir(f)
 	files, _ := filepath.Glob(filepath.Join(dir, "scap", "*.scap"))
 	for _, name := range files {
 		// The fuzzer slows down on large inputs (a process table alone

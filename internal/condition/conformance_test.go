@@ -8,14 +8,6 @@ import (
 	"testing"
 )
 
-// conformanceDir locates the shared conformance data: $TRUESIGHT_CONFORMANCE_DIR,
-// else ../shared/conformance next to the repository. Missing data fails the
-// test in CI and skips it elsewhere.
-func conformanceDir(t testing.TB) string {
-	t.Helper()
-	return testenv.ConformanceDir(t)
-}
-
 // parserVector is one case of libsinsp's filter parser tests.
 type parserVector struct {
 	Filter string `json:"filter"`
@@ -25,7 +17,7 @@ type parserVector struct {
 
 func loadParserVectors(t testing.TB) []parserVector {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(conformanceDir(t), "falco", "filter-parser-vectors.json"))
+	b, err := os.ReadFile(filepath.Join(testenv.ConformanceDir(t), "falco", "filter-parser-vectors.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +69,7 @@ func TestParseAgreesWithLibsinspVectors(t *testing.T) {
 // Falco's compiled conditions, as printed by libsinsp, parse and print back
 // unchanged.
 func TestStringReproducesFalcoCompiledConditions(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(conformanceDir(t), "falco", "rule-loader-vectors.json"))
+	b, err := os.ReadFile(filepath.Join(testenv.ConformanceDir(t), "falco", "rule-loader-vectors.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/truesightsec/truesight/internal/testenv"
 )
 
 // Every macro and rule condition of Falco's stable rules parses as written
 // (list names still unexpanded) and prints to text that parses back the same.
 func TestParseAcceptsStableRulesConditions(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(conformanceDir(t), "falco", "falco_rules.yaml"))
+	b, err := os.ReadFile(filepath.Join(testenv.ConformanceDir(t), "falco", "falco_rules.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,15 +14,10 @@ import (
 	"github.com/truesightsec/truesight/internal/state"
 )
 
-func conformanceDir(tb testing.TB) string {
-	tb.Helper()
-	return testenv.ConformanceDir(tb)
-}
-
 // stableAndDefaults loads upstream's stable rules followed by ours.
 func stableAndDefaults(tb testing.TB, opts Options) *Engine {
 	tb.Helper()
-	data, err := os.ReadFile(filepath.Join(conformanceDir(tb), "falco", "falco_rules.yaml"))
+	data, err := os.ReadFile(filepath.Join(testenv.ConformanceDir(tb), "falco", "falco_rules.yaml"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -122,7 +117,7 @@ func BenchmarkEvaluateMixedStream(b *testing.B) {
 
 // BenchmarkLoadStableRules measures loading and compiling the stable file.
 func BenchmarkLoadStableRules(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join(conformanceDir(b), "falco", "falco_rules.yaml"))
+	data, err := os.ReadFile(filepath.Join(testenv.ConformanceDir(b), "falco", "falco_rules.yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}

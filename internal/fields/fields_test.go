@@ -9,14 +9,9 @@ import (
 	"testing"
 )
 
-func conformanceDir(t testing.TB) string {
-	t.Helper()
-	return testenv.ConformanceDir(t)
-}
-
 // The stable rules must find every field they use, with a compatible type.
 func TestStableRulesFieldsAreRegistered(t *testing.T) {
-	f, err := os.Open(filepath.Join(conformanceDir(t), "falco", "stable-rules-fields.tsv"))
+	f, err := os.Open(filepath.Join(testenv.ConformanceDir(t), "falco", "stable-rules-fields.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}

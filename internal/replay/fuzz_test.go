@@ -11,15 +11,13 @@ import (
 	"github.com/truesightsec/truesight/internal/output"
 	"github.com/truesightsec/truesight/internal/rules"
 	"github.com/truesightsec/truesight/internal/ruleset"
+	"github.com/truesightsec/truesight/internal/testenv"
 )
 
 // FuzzReplay runs arbitrary captures through state keeping and the rules:
 // any input must replay or end in a *capture.FormatError, never panic.
 func FuzzReplay(f *testing.F) {
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
+	dir := testenv.ConformanceDir(f)
 	files, _ := filepath.Glob(filepath.Join(dir, "scap", "*.scap"))
 	for _, name := range files {
 		// Small seeds (a few threads and events of each capture) keep

@@ -22,14 +22,6 @@ import (
 	"github.com/truesightsec/truesight/internal/testenv"
 )
 
-// conformanceDir returns $TRUESIGHT_CONFORMANCE_DIR, by default
-// ../shared/conformance of the repository root. Without it the test fails
-// under CI and skips elsewhere.
-func conformanceDir(t testing.TB) string {
-	t.Helper()
-	return testenv.ConformanceDir(t)
-}
-
 func load(t testing.TB, srcs ...rules.Source) *engine.Engine {
 	t.Helper()
 	eng, _, diags := engine.Load(srcs, engine.Options{Matching: engine.MatchAll})
@@ -41,7 +33,7 @@ func load(t testing.TB, srcs ...rules.Source) *engine.Engine {
 
 func stableRules(t testing.TB) rules.Source {
 	t.Helper()
-	path := filepath.Join(conformanceDir(t), "falco", "falco_rules.yaml")
+	path := filepath.Join(testenv.ConformanceDir(t), "falco", "falco_rules.yaml")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -317,7 +309,7 @@ func TestStateMatchesSysdig(t *testing.T) {
 // A damaged capture ends the replay with the reader's error; what came
 // before it was replayed.
 func TestReplayDamagedCapture(t *testing.T) {
-	path := filepath.Join(conformanceDir(t), "scap", "falco_write_tmp_test.scap")
+	path := filepath.Join(testenv.ConformanceDir(t), "scap", "falco_write_tmp_test.scap")
 	var plain bytes.Buffer
 	cr, err := capture.Open(path, &capture.Options{OnBlock: func(uint32, []byte) {}})
 	if err != nil {
@@ -352,7 +344,7 @@ func TestReplayDamagedCapture(t *testing.T) {
 // and the engine with Falco's stable rules and truesight's defaults, on a
 // capture made of a conformance capture repeated.
 func BenchmarkReplay(b *testing.B) {
-	path := filepath.Join(conformanceDir(b), "scap", "libs_curl_google.scap")
+	path := filepath.Join(testenv.ConformanceDir(b), "scap", "libs_curl_google.scap")
 	data := repeatCapture(b, path, 50)
 	eng := load(b, stableRules(b), rules.Source{Name: ruleset.DefaultName, Data: ruleset.Default})
 	b.SetBytes(int64(len(data)))

@@ -11,13 +11,6 @@ import (
 	"testing"
 )
 
-// conformanceDir finds ../shared/conformance (or $TRUESIGHT_CONFORMANCE_DIR).
-// Without it the tests skip, except in CI where they must run.
-func conformanceDir(t testing.TB) string {
-	t.Helper()
-	return testenv.ConformanceDir(t)
-}
-
 type loaderVector struct {
 	Test       string `json:"test"`
 	RulesYAML  string `json:"rules_yaml"`
@@ -32,7 +25,7 @@ type loaderVector struct {
 
 func loadVectors(t testing.TB) []loaderVector {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(conformanceDir(t), "falco", "rule-loader-vectors.json"))
+	data, err := os.ReadFile(filepath.Join(testenv.ConformanceDir(t), "falco", "rule-loader-vectors.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +46,7 @@ var (
 // a [argument], or a registered prefix before a dotted argument is listed.
 func knownField(t testing.TB) func(string) bool {
 	t.Helper()
-	dir := conformanceDir(t)
+	dir := testenv.ConformanceDir(t)
 	fieldSetOnce.Do(func() {
 		fieldSet = map[string]bool{}
 		f, err := os.Open(filepath.Join(dir, "falco", "all-fields.tsv"))

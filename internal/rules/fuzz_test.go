@@ -9,15 +9,13 @@ import (
 	"testing"
 
 	"github.com/truesightsec/truesight/internal/condition"
+	"github.com/truesightsec/truesight/internal/testenv"
 )
 
 // FuzzLoad checks that Load never panics or hangs, that its result agrees
 // with its diagnostics, and that every position it reports lies in the file.
 func FuzzLoad(f *testing.F) {
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
+	dir := testenv.ConformanceDir(f)
 	if data, err := os.ReadFile(filepath.Join(dir, "falco", "rule-loader-vectors.json")); err == nil {
 		var vs []loaderVector
 		if json.Unmarshal(data, &vs) == nil {

@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/truesightsec/truesight/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 func readStable(t testing.TB) ([]byte, error) {
-	return os.ReadFile(filepath.Join(conformanceDir(t), "falco", "falco_rules.yaml"))
+	return os.ReadFile(filepath.Join(testenv.ConformanceDir(t), "falco", "falco_rules.yaml"))
 }
 
 func loadStable(t testing.TB) (*Ruleset, Diagnostics) {

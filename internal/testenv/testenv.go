@@ -203,21 +203,51 @@ func PodmanService(t testing.TB) string {
 	return ""
 }
 
-// ConformanceDir returns the conformance data directory: the
-// TRUESIGHT_CONFORMANCE_DIR variable, or ../shared/conformance beside the
-// repository. Missing data skips the test, or fails it in CI.
+// ConformanceDir returns the shared conformance data directory: the
+// TRUESIGHT_CONFORMANCE_DIR variable, or shared/conformance beside the
+// repository (../shared/conformance from the module root, found from the
+// test's directory whatever its depth). Missing data skips the test with
+// the reason, or fails it in CI. Every test that reads the data finds it
+// here.
 func ConformanceDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
-	if dir == "" {
-		// Tests run in their package's directory, two levels below the
-		// repository root.
-		dir = filepath.Join("..", "..", "..", "shared", "conformance")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		Missing(t, "conformance data missing at %s (set TRUESIGHT_CONFORMANCE_DIR): %v", dir, err)
+	dir, err := conformanceDir()
+	if err != nil {
+		Missing(t, "%v", err)
 	}
 	return dir
+}
+
+func conformanceDir() (string, error) {
+	dir := os.Getenv("TRUESIGHT_CONFORMANCE_DIR")
+	if dir == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return "", fmt.Errorf("conformance data not found (set TRUESIGHT_CONFORMANCE_DIR): %w", err)
+		}
+		dir = filepath.Join(filepath.Dir(root), "shared", "conformance")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("conformance data missing at %s (set TRUESIGHT_CONFORMANCE_DIR): %w", dir, err)
+	}
+	return dir, nil
+}
+
+// moduleRoot is the nearest directory at or above the working directory
+// (a test's package directory) that holds go.mod.
+func moduleRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("no go.mod in %s or above", wd)
+		}
+	}
 }
 
 // Captures returns the scap capture files of the conformance data.
