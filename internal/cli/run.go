@@ -97,6 +97,12 @@ they change. Stops on SIGINT or SIGTERM, flushing outputs and detaching
 everything, and prints event and drop counts on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// First of all: a process started in the background of a script
+			// starts with SIGINT ignored, and until this handler is in place
+			// the kernel discards the signal. SIGINT or SIGTERM while the
+			// agent starts stops it as soon as it runs.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			stderr := cmd.ErrOrStderr()
 			spots, err := parseBlindSpots(blindSpots)
 			if err != nil {
@@ -113,10 +119,6 @@ everything, and prints event and drop counts on stderr.`,
 			if !cmd.Flags().Changed("scan-interval") {
 				scanEvery = time.Duration(cfg.Truesight.ScanInterval)
 			}
-			// SIGINT or SIGTERM while the agent starts stops it as soon as
-			// it runs.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			a, err := agent.New(cfg, agent.Options{RulesFiles: rf.files, NoDefaultRules: rf.noDefaults, Containers: copts,
 				ScanInterval: scanEvery, KernelBlindSpots: spots, Duration: duration, Stderr: stderr})
 			if err != nil {
