@@ -119,10 +119,35 @@ everything, and prints event and drop counts on stderr.`,
 			if !cmd.Flags().Changed("scan-interval") {
 				scanEvery = time.Duration(cfg.Truesight.ScanInterval)
 			}
-			a, err := agent.New(cfg, agent.Options{RulesFiles: rf.files, NoDefaultRules: rf.noDefaults, Containers: copts,
-				ScanInterval: scanEvery, KernelBlindSpots: spots, Duration: duration, Stderr: stderr})
-			if err != nil {
-				return exitCode(err)
+			// Loading the sensor takes seconds on a busy host. A stop signal
+			// meanwhile ends the command at once: nothing was watched yet,
+			// and what New acquired is released when it returns (the kernel
+			// frees it with the process anyway).
+			type started struct {
+				a   *agent.Agent
+				err error
+			}
+			ready := make(chan started, 1)
+			go func() {
+				a, err := agent.New(cfg, agent.Options{RulesFiles: rf.files, NoDefaultRules: rf.noDefaults, Containers: copts,
+					ScanInterval: scanEvery, KernelBlindSpots: spots, Duration: duration, Stderr: stderr})
+				ready <- started{a, err}
+			}()
+			var a *agent.Agent
+			select {
+			case r := <-ready:
+				if r.err != nil {
+					return exitCode(r.err)
+				}
+				a = r.a
+			case <-ctx.Done():
+				go func() {
+					if r := <-ready; r.err == nil {
+						r.a.Close()
+					}
+				}()
+				fmt.Fprintln(stderr, "truesight: stopped while starting; nothing was watched")
+				return nil
 			}
 			st := a.Started()
 			fmt.Fprintf(stderr, "truesight: %d rules loaded, capturing %d syscalls (%s); %d processes seeded from the kernel; %d outputs\n",
