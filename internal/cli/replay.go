@@ -71,15 +71,15 @@ could not be read (alerts raised before a damaged part are printed).`,
 			}
 			// bufio.Writer keeps its first error; Flush reports it.
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+			// Alerts print as the configuration's stdout output prints them
+			// (without colour), synchronously: a capture has no queue to
+			// lose alerts from.
 			alerts := 0
+			var line []byte
 			emit := func(a *output.Alert) {
 				alerts++
-				if enc.JSON {
-					_, _ = w.Write(a.JSON(enc.Options))
-				} else {
-					_, _ = w.WriteString(a.Text(enc.Options.Text))
-				}
-				_ = w.WriteByte('\n')
+				line = append(enc.AppendLine(line[:0], a), '\n')
+				_, _ = w.Write(line)
 			}
 			opts := replay.Options{Hostname: hostname, AllEvents: all}
 			if print != "" {
