@@ -63,6 +63,7 @@ var runtimeComms = []string{"podman", "conmon", "runc", "runc:[0:PARENT]", "runc
 func TestPlainContainerStartsRaiseNothing(t *testing.T) {
 	testenv.RequirePodman(t)
 	requirePsImage(t, imageHiders(t))
+	requireOwnLibcImage(t)
 	dir := t.TempDir()
 
 	bin := filepath.Join(dir, "truesight")
@@ -155,6 +156,7 @@ func TestPlainContainerStartsRaiseNothing(t *testing.T) {
 	}{
 		{testenv.Image, []string{"sh", "-c", "ps >/dev/null; ls / >/dev/null; sleep 1"}},
 		{psImage, []string{"sh", "-c", "/usr/bin/ps -A >/dev/null; /usr/bin/ls / >/dev/null; exec /usr/bin/sleep 1"}},
+		{ownLibcImage, []string{"sh", "-c", "/usr/bin/ps -A >/dev/null; /usr/bin/ls / >/dev/null; exec /usr/bin/sleep 1"}},
 	}
 	podNames := []string{"", tag + "-pidpod", tag + "-pod"}
 	var starts []start
@@ -215,7 +217,7 @@ func TestPlainContainerStartsRaiseNothing(t *testing.T) {
 	// machine (other tests), counted apart.
 	byPriority := map[string]int{}
 	var ours, others []string
-	findingsOurs := 0
+	findingsOurs, warnOurs := 0, 0
 	for _, line := range lines {
 		var a jsonAlert
 		if err := json.Unmarshal([]byte(line), &a); err != nil {
@@ -234,17 +236,20 @@ func TestPlainContainerStartsRaiseNothing(t *testing.T) {
 		if a.Source == "truesight" {
 			findingsOurs++
 		}
+		if slices.Contains(atLeastWarning, a.Priority) {
+			warnOurs++
+		}
 		if a.Source == "truesight" || slices.Contains(atLeastWarning, a.Priority) {
 			ours = append(ours, a.Priority+" "+a.Rule+": "+a.Output)
 		}
 	}
-	var prios []string
+	prios := []string{}
 	for p, n := range byPriority {
 		prios = append(prios, fmt.Sprintf("%s=%d", p, n))
 	}
 	sort.Strings(prios)
-	t.Logf("%d container starts (%d at once, %s) under churn; the agent printed %d alerts: about them %s, %d findings; %d about other activity on the machine",
-		len(starts), startParallel, startsTook.Round(time.Second), len(lines), strings.Join(prios, " "), findingsOurs, len(others))
+	t.Logf("%d container starts (%d at once, %s) under churn; the agent printed %d alerts; about this test's containers: %d findings, %d alerts of Warning or above (all priorities: %v); %d about other activity on the machine",
+		len(starts), startParallel, startsTook.Round(time.Second), len(lines), findingsOurs, warnOurs, prios, len(others))
 	for _, o := range others {
 		t.Logf("not this test's: %s", o)
 	}

@@ -66,6 +66,7 @@ type kernelSet map[int]kernelTask
 type kernelTask struct {
 	StartTicks uint64
 	Comm       string
+	Cgroup     string
 }
 
 func (s *Scanner) kernelSnapshot() (kernelSet, error) {
@@ -79,7 +80,7 @@ func (s *Scanner) kernelSnapshot() (kernelSet, error) {
 		if t.Tid != t.Tgid {
 			continue
 		}
-		ks[int(t.Tgid)] = kernelTask{StartTicks: t.StartBootNS / (1e9 / clockTicks), Comm: t.Comm}
+		ks[int(t.Tgid)] = kernelTask{StartTicks: t.StartBootNS / (1e9 / clockTicks), Comm: t.Comm, Cgroup: t.Cgroup}
 	}
 	return ks, nil
 }

@@ -153,15 +153,38 @@ func requirePsImage(t testing.TB, hiders map[string]string) {
 	t.Helper()
 	testenv.RequirePodman(t)
 	requireGCC(t)
-	psImageOnce.Do(func() { psImageErr = buildPsImage(hiders) })
+	psImageOnce.Do(func() { psImageErr = buildDynamicImage(psImage, hiders, nil) })
 	if psImageErr != nil {
 		t.Fatalf("build test image %s: %v", psImage, psImageErr)
 	}
 }
 
-// buildPsImage builds psImage; hiders maps a name to the compiled hider to
-// put at /usr/local/lib/lib<name>.so.
-func buildPsImage(hiders map[string]string) error {
+// ownLibcImage is psImage without hiders and with a libc of its own: the
+// host's with bytes appended, so its sha256 is no file of the host's, as
+// in an image of another distribution.
+const ownLibcImage = "localhost/truesight-scan-ownlibc:test"
+
+var (
+	ownLibcOnce sync.Once
+	ownLibcErr  error
+)
+
+func requireOwnLibcImage(t testing.TB) {
+	t.Helper()
+	testenv.RequirePodman(t)
+	ownLibcOnce.Do(func() {
+		ownLibcErr = buildDynamicImage(ownLibcImage, nil, []byte("\x00truesight: this image's own libc\n"))
+	})
+	if ownLibcErr != nil {
+		t.Fatalf("build test image %s: %v", ownLibcImage, ownLibcErr)
+	}
+}
+
+// buildDynamicImage builds an image with dynamically linked ps, ls and
+// sleep from the host and the libraries ldd names; hiders maps a name to
+// the compiled hider to put at /usr/local/lib/lib<name>.so, and libcTail,
+// when set, is appended to the image's copy of libc.so.6.
+func buildDynamicImage(image string, hiders map[string]string, libcTail []byte) error {
 	root, err := os.MkdirTemp("", "truesight-scan-image-")
 	if err != nil {
 		return err
@@ -217,6 +240,11 @@ func buildPsImage(hiders map[string]string) error {
 				if err := copyFile(f, dst, 0o755); err != nil {
 					return err
 				}
+				if filepath.Base(f) == "libc.so.6" && libcTail != nil {
+					if err := appendFile(dst, libcTail); err != nil {
+						return err
+					}
+				}
 			}
 		}
 	}
@@ -229,7 +257,19 @@ func buildPsImage(hiders map[string]string) error {
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
 		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
 	}
-	return testenv.ImportRootfs(root, files, psImage, "/usr/bin:/bin")
+	return testenv.ImportRootfs(root, files, image, "/usr/bin:/bin")
+}
+
+func appendFile(p string, b []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

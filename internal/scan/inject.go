@@ -15,9 +15,9 @@ import (
 // mapped is a C runtime file replaced under a running process (a libc
 // upgrade): its old content can be compared with nothing, so it is judged
 // by its shape, a runtime file of a standard directory exporting what the
-// real one exports, and only for the root's own processes.
-func deletedRuntime(p *proc, m *mapping, inRoot string, lib *library) bool {
-	return m.Deleted && p.Runtime == "" && looksLikeRuntime(inRoot, lib)
+// real one exports.
+func deletedRuntime(m *mapping, inRoot string, lib *library) bool {
+	return m.Deleted && looksLikeRuntime(inRoot, lib)
 }
 
 // injectedGroup is one library mapped by processes of one root.
@@ -67,7 +67,7 @@ func (s *Scanner) injected(roots []*root) []*Finding {
 				if r.PathPrefix != "" && r.PathPrefix != "/" {
 					inRoot = strings.TrimPrefix(inRoot, r.PathPrefix)
 				}
-				if s.knownMapping(r, p, m, lib) != nil || deletedRuntime(p, m, inRoot, lib) {
+				if s.knownMapping(r, p, m, lib) != nil || deletedRuntime(m, inRoot, lib) {
 					continue
 				}
 				key := inRoot + "\x00" + lib.SHA256

@@ -80,8 +80,9 @@ type judged struct {
 }
 
 // judgeMappings reads one process as a scan does and judges each mapping
-// that defines functions of the hiding set.
-func judgeMappings(t testing.TB, pid int) []judged {
+// that defines functions of the hiding set; a runtime name other than ""
+// judges it as that container runtime's process.
+func judgeMappings(t testing.TB, pid int, runtime string) []judged {
 	t.Helper()
 	s := New(Options{})
 	procfd := openTestProc(t)
@@ -96,6 +97,9 @@ func judgeMappings(t testing.TB, pid int) []judged {
 		t.Fatalf("pid %d is gone", pid)
 	}
 	s.classifyRuntime([]*proc{p})
+	if runtime != "" {
+		p.Runtime = runtime
+	}
 	r := &root{Key: p.Root, Rep: p, Procs: []*proc{p}}
 	s.labelRoot(r)
 	var out []judged
@@ -156,14 +160,23 @@ func TestMappingIsJudgedByTheIdentityOfTheFileMapped(t *testing.T) {
 		maps                []string // "root:FILE" or "ext:FILE"
 		want                int
 		wantSum             string // of the mapping printed as hostLibc
-		wantKnown           string // "host" when it is the host's libc
+		wantKnown           string // "host": the host's libc; "root": the root's own libc
 		wantSameFile        bool   // the mapping is of the host's libc itself, not of a copy
+		// asRuntime judges the process as the host's container runtime
+		// sitting in the root (the scan itself classifies by executable).
+		asRuntime string
 	}{
 		{name: "the host's libc in a root without one", want: noFinding, wantSum: hostSum, wantKnown: "host", wantSameFile: true},
 		{name: "the host's libc in a root whose own libc differs", rootFiles: map[string][]byte{rel: other},
 			want: noFinding, wantSum: hostSum, wantKnown: "host", wantSameFile: true},
 		{name: "a byte-identical copy of the host's libc in the root", rootFiles: map[string][]byte{"opt/copy/libc.so.6": libc},
 			maps: []string{"root:opt/copy/libc.so.6"}, want: noFinding, wantSum: hostSum, wantKnown: "host"},
+		{name: "the root's own libc of other content, mapped from the root", rootFiles: map[string][]byte{rel: other},
+			maps: []string{"root:" + rel}, want: noFinding, wantSum: fileSum(other), wantKnown: "root"},
+		{name: "the root's own libc mapped by the host's runtime sitting in the root", rootFiles: map[string][]byte{rel: other},
+			maps: []string{"root:" + rel}, want: finding, wantSum: fileSum(other), asRuntime: "runc"},
+		{name: "the host's libc mapped by the host's runtime sitting in the root", rootFiles: map[string][]byte{rel: other},
+			want: noFinding, wantSum: hostSum, wantKnown: "host", wantSameFile: true, asRuntime: "runc"},
 		{name: "a libc of other content printed with the host libc's path", extFiles: map[string][]byte{rel: other},
 			maps: []string{"ext:" + rel}, want: finding, wantSum: fileSum(other)},
 		{name: "a small library named libc.so.6 in the root's own library directory", rootFiles: map[string][]byte{rel: readAll(t, hider)},
@@ -193,7 +206,7 @@ func TestMappingIsJudgedByTheIdentityOfTheFileMapped(t *testing.T) {
 
 			hostID := statID(t, hostLibc)
 			var j *judged
-			js := judgeMappings(t, pid)
+			js := judgeMappings(t, pid, tc.asRuntime)
 			for i, x := range js {
 				if x.lib.SHA256 == tc.wantSum && (x.id == hostID) == tc.wantSameFile {
 					j = &js[i]
@@ -203,19 +216,24 @@ func TestMappingIsJudgedByTheIdentityOfTheFileMapped(t *testing.T) {
 				t.Fatalf("no mapping of sha256 %s (the host's libc itself: %v) among %+v", tc.wantSum, tc.wantSameFile, js)
 			}
 			printed := j.path
-			if tc.wantKnown == "" {
+			switch tc.wantKnown {
+			case "":
 				if j.known != nil {
 					t.Fatalf("%s (sha256 %s) judged as the known %s", printed, j.lib.SHA256, j.known)
 				}
-			} else {
-				if j.known == nil || j.known.Root != tc.wantKnown || j.known.SHA256 != hostSum {
-					t.Fatalf("%s (sha256 %s) judged as %v, want the host's libc", printed, j.lib.SHA256, j.known)
+			case "host":
+				if j.known == nil || j.known.Root != "host" || j.known.SHA256 != hostSum || j.known.ID != hostID {
+					t.Fatalf("%s (sha256 %s) judged as %v, want the host's libc %v", printed, j.lib.SHA256, j.known, hostID)
 				}
-				if j.known.ID != hostID {
-					t.Fatalf("%s judged as %s, want the host's libc %v", printed, j.known, hostID)
+			case "root":
+				if j.known == nil || !strings.HasPrefix(j.known.Root, "mnt:[") || j.known.Path != hostLibc || j.known.SHA256 != tc.wantSum || j.known.ID != j.id {
+					t.Fatalf("%s (sha256 %s) judged as %v, want the root's own libc", printed, j.lib.SHA256, j.known)
 				}
 			}
 
+			if tc.asRuntime != "" {
+				return
+			}
 			rep := scanOnce(t, New(Options{KernelBlindSpots: pvmBlindSpot}))
 			got := findings(rep, KindInjectedLibrary, func(f *Finding) bool {
 				return slices.Contains(strings.Split(f.Detail["pids"], ","), strconv.Itoa(pid))
@@ -268,6 +286,14 @@ func TestRuntimeProcessIsKnownByItsExecutable(t *testing.T) {
 	if err := copyFile(catatonit, copyOf, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Same size, one byte of the section headers (which the loader never
+	// reads) changed: the identity is the content, not the size.
+	altered := filepath.Join(dir, "catatonit")
+	b := readAll(t, catatonit)
+	b[len(b)-1] ^= 0xff
+	if err := os.WriteFile(altered, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	namedLikeRunc := filepath.Join(dir, "runc")
 	if err := copyFile("/usr/bin/sleep", namedLikeRunc, 0o755); err != nil {
 		t.Fatal(err)
@@ -280,6 +306,7 @@ func TestRuntimeProcessIsKnownByItsExecutable(t *testing.T) {
 	}{
 		{"the host's catatonit", []string{catatonit, "--", "/usr/bin/sleep", "600"}, "catatonit", "catatonit"},
 		{"a byte-identical copy of catatonit elsewhere", []string{copyOf, "--", "/usr/bin/sleep", "600"}, "init", "catatonit"},
+		{"catatonit of the same size with other content", []string{altered, "--", "/usr/bin/sleep", "600"}, "catatonit", ""},
 		{"sleep named runc", []string{namedLikeRunc, "600"}, "runc", ""},
 	}
 	for _, tc := range tests {

@@ -27,11 +27,7 @@ func (s *Scanner) processState(p *proc) *state.Process {
 		}
 	}
 	sp.Cgroup, sp.ContainerID = s.cgroupOf(p.Pid)
-	if s.opts.Containers != nil && sp.ContainerID != "" {
-		if info := s.opts.Containers(sp.ContainerID); info != nil {
-			sp.Container.Store(info)
-		}
-	}
+	s.describeContainer(sp)
 	dir := fmt.Sprint(p.Pid)
 	sp.MntNS, _ = nsInode(s.procfd, dir+"/ns/mnt")
 	sp.PidNS, _ = nsInode(s.procfd, dir+"/ns/pid")
@@ -84,6 +80,23 @@ func (s *Scanner) resolveUser(sp *state.Process) {
 	if b, _, err := readInRoot(rootfd, "/etc/group", maxConfigFile); err == nil {
 		if a, ok := state.ParseAccounts(b, false)[sp.GID]; ok {
 			sp.GroupName = a.Name
+		}
+	}
+}
+
+// containerFromCgroup sets a process's cgroup and container from a cgroup
+// path learnt elsewhere (the kernel's task view).
+func (s *Scanner) containerFromCgroup(sp *state.Process, cgroup string) {
+	sp.Cgroup, sp.ContainerID = cgroup, container.IDFromCgroup(cgroup)
+	s.describeContainer(sp)
+}
+
+// describeContainer adds the runtime's metadata of the process's
+// container.
+func (s *Scanner) describeContainer(sp *state.Process) {
+	if s.opts.Containers != nil && sp.ContainerID != "" {
+		if info := s.opts.Containers(sp.ContainerID); info != nil {
+			sp.Container.Store(info)
 		}
 	}
 }

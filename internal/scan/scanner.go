@@ -284,6 +284,11 @@ func (s *Scanner) crossView(vp *viewPass, pidMax int) ([]*Finding, error) {
 		f.Summary = fmt.Sprintf("process %d (%s) is %s", c.Pid, c.Comm, f.Views)
 		f.Detail = map[string]string{"pid": fmt.Sprint(c.Pid)}
 		f.Process = s.processState(p)
+		if kt, ok := vp.kernel[c.Pid]; ok && f.Process.Cgroup == "" && kt.Cgroup != "" {
+			// /proc does not answer for it: its container is the one the
+			// kernel's task view says.
+			s.containerFromCgroup(f.Process, kt.Cgroup)
+		}
 		f.Detail["started"] = isoTime(f.Process.StartTime)
 		out = append(out, f)
 	}
