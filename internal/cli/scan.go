@@ -72,10 +72,9 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 			if err != nil {
 				return err
 			}
-			files := ruleFlags{files: append(append([]string{}, cfg.RulesFiles...), rf.files...), noDefaults: rf.noDefaults}
-			eng, _, err := files.load(stderr, agent.EngineOptions(cfg))
+			eng, _, err := agent.LoadEngine(agent.ConfigRules(cfg, rf.files, rf.noDefaults), agent.EngineOptions(cfg), stderr)
 			if err != nil {
-				return err
+				return exitCode(err)
 			}
 			if os.Geteuid() != 0 {
 				return &exitError{code: 2, err: fmt.Errorf("scan needs root (to read every process's maps and environment, enter containers' namespaces and load eBPF): try sudo %s", strings.Join(os.Args, " "))}
