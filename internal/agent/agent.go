@@ -28,7 +28,7 @@ import (
 var StateSyscalls = []string{
 	"clone", "clone3", "fork", "vfork", "execve", "execveat",
 	"close", "dup", "dup2", "dup3", "chdir", "fchdir",
-	"setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid",
+	"setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "setsid",
 	"socket", "connect", "accept", "accept4", "bind",
 	"open", "openat", "openat2", "creat", "memfd_create",
 }
@@ -153,7 +153,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	emit := func(r *engine.Rule) {
 		l.Counters.Alerts.Add(1)
-		l.Emit(r.Alert(&c))
+		a := r.Alert(&c)
+		a.Detach() // its text may point into the event's parameter arena
+		l.Emit(a)
 	}
 	for {
 		if err := l.Sensor.Read(ctx, &rec); err != nil {
@@ -184,7 +186,11 @@ func (l *Loop) process(ctx context.Context, rec *sensor.Record, c *fields.Ctx, w
 		}
 	}()
 	e, p := l.Translator.Apply(rec)
-	if e == nil || (p != nil && p.Own) {
+	if e == nil {
+		return
+	}
+	defer l.Translator.Done()
+	if p != nil && p.Own {
 		return
 	}
 	l.Counters.Events.Add(1)

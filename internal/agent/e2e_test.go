@@ -268,11 +268,14 @@ func TestPreloadWriteThroughProcRootNamesBothContainers(t *testing.T) {
 	al := got[0]
 	t.Logf("alert: %s", al.Text(output.TextOptions{}))
 	want := map[string]any{
-		"fd.name":         "/etc/ld.so.preload",
-		"fd.nameraw":      target,
-		"container.id":    attacker[:12],
-		"fd.container.id": sidecar[:12],
-		"proc.cmdline":    "sh -c echo /lib/x.so >> " + target,
+		// fd.name is the path as given, as in Falco; where it leads is
+		// the sidecar's /etc/ld.so.preload.
+		"fd.name":           target,
+		"fd.container.path": "/etc/ld.so.preload",
+		"fd.nameraw":        target,
+		"container.id":      attacker[:12],
+		"fd.container.id":   sidecar[:12],
+		"proc.cmdline":      "sh -c echo /lib/x.so >> " + target,
 		// Both containers named, from podman's API.
 		"container.name":     "ts-e2e-attacker-" + strconv.Itoa(os.Getpid()),
 		"fd.container.name":  "ts-e2e-sidecar-" + strconv.Itoa(os.Getpid()),

@@ -14,8 +14,8 @@ import (
 type WriterOptions struct {
 	// Compress writes the capture gzip-compressed, as `sysdig -z -w` does.
 	Compress bool
-	// ExitOnly makes WriteTruesightEvent write exit events alone, without
-	// the enter halves readers of the old layout need.
+	// ExitOnly makes WriteBuilt write exit events alone, without the enter
+	// halves readers of the old layout need.
 	ExitOnly bool
 }
 
@@ -28,7 +28,7 @@ type Writer struct {
 	bw    *bufio.Writer
 	gz    *gzip.Writer
 	buf   []byte
-	enc   []byte // parameters of WriteTruesightEvent
+	enter Event // the enter half WriteBuilt makes
 	err   error
 	Count uint64 // event blocks written
 }

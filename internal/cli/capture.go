@@ -68,7 +68,7 @@ Replay it with "truesight replay FILE" or read it with "sysdig -r FILE".`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			tr.Seed(tasks)
+			threads := tr.Seed(tasks)
 
 			f, err := os.Create(file)
 			if err != nil {
@@ -80,8 +80,6 @@ Replay it with "truesight replay FILE" or read it with "sysdig -r FILE".`,
 				return &exitError{code: 2, err: err}
 			}
 			host, _ := os.Hostname()
-			var threads []*capture.ThreadInfo
-			table.Each(func(p *state.Process) { threads = append(threads, capture.ThreadFromProcess(p)) })
 			if err := w.WriteMachine(capture.MachineInfo{NumCPUs: uint32(numCPU()), Hostname: host}); err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -96,13 +94,25 @@ Replay it with "truesight replay FILE" or read it with "sysdig -r FILE".`,
 					if writeErr != nil {
 						return
 					}
+					b := tr.Built()
+					if b == nil {
+						return
+					}
+					b.Flags = 0
 					if pred != nil {
 						c.Evt, c.Proc = e, p
 						if !pred.Eval(&c) {
-							return
+							if !tr.Machine.ChangesState(b.Code) {
+								return
+							}
+							// Kept for the state a replay needs, not shown,
+							// as sysdig keeps what its filter drops.
+							b.Flags = capture.DumpStateOnly
 						}
 					}
-					writeErr = w.WriteTruesightEvent(e, p)
+					// The event exactly as the state machine took it, so a
+					// replay of the capture sees what live saw.
+					writeErr = w.WriteBuilt(b)
 				}}
 			loop.Engine.Store(engine.New(nil, engine.Options{}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

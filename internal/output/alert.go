@@ -115,3 +115,14 @@ func (a *Alert) JSON(o JSONOptions) []byte {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
+
+// Detach copies the alert's text, which may point into memory the event
+// source reuses for the next event, so the alert can outlive the event.
+func (a *Alert) Detach() {
+	a.Message = strings.Clone(a.Message)
+	for k, v := range a.Fields {
+		if s, ok := v.(string); ok {
+			a.Fields[k] = strings.Clone(s)
+		}
+	}
+}

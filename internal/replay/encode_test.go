@@ -12,17 +12,13 @@ import (
 	"testing"
 
 	"github.com/truesightsec/truesight/internal/capture"
-	"github.com/truesightsec/truesight/internal/event"
-	"github.com/truesightsec/truesight/internal/fields"
 )
 
-// Events replayed from a capture and written back by the writer, as
-// `truesight capture` writes live events, read the same in sysdig: event
-// types, process names, fd names and results.
+// Events of a capture written back by WriteBuilt, as `truesight capture`
+// writes the live agent's events (with the enter halves it makes), read
+// the same in sysdig: event types, process names, fd names and results.
 func TestWrittenEventsReadBackInSysdig(t *testing.T) {
 	bin := sysdig(t)
-	syscallType, _ := event.TypeByName("syscall")
-	containerType, _ := event.TypeByName("container")
 	for _, path := range captures(t) {
 		name := filepath.Base(path)
 		out := filepath.Join(t.TempDir(), "written.scap")
@@ -42,24 +38,44 @@ func TestWrittenEventsReadBackInSysdig(t *testing.T) {
 		tables.Close()
 		var written []uint64 // original numbers of the events written
 		renumber := sysdigNumbers(t, path)
-		_, err = File(path, nil, Options{Observe: func(c *fields.Ctx) {
-			if c.Evt.Type == syscallType || c.Evt.Type == containerType {
-				// A syscall truesight has no name for cannot be written;
-				// a container record written first is a preamble sysdig
-				// hides.
-				return
-			}
-			if _, known := renumber[c.Evt.Num]; !known {
-				return // an event sysdig 0.29 does not know
-			}
-			if err := w.WriteTruesightEvent(c.Evt, c.Proc); err != nil {
-				t.Fatal(err)
-			}
-			written = append(written, renumber[c.Evt.Num])
-		}}, nil)
+		cr, err := capture.Open(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
+		pairer := capture.NewPairer()
+		var ce capture.Event
+		var sc capture.Syscall
+		for {
+			if err := cr.Next(&ce); err != nil {
+				break
+			}
+			if !pairer.Add(&ce, &sc) {
+				continue
+			}
+			x := sc.Exit
+			if x.Info.Name == "container" || !x.Shown() {
+				continue // a container record written first is a preamble sysdig hides
+			}
+			if _, known := renumber[x.Num]; !known {
+				continue // an event sysdig 0.29 does not know
+			}
+			if sc.Enter != nil {
+				// The capture's own enter half, then its exit as it is.
+				for _, e := range []*capture.Event{sc.Enter, x} {
+					var params [][]byte
+					for i := range e.NParams {
+						params = append(params, e.Param(i))
+					}
+					if err := w.WriteEvent(e.CPU, 0, e.Time, e.Tid, e.Code, params); err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else if err := w.WriteBuilt(x); err != nil { // with the enter half it makes
+				t.Fatal(err)
+			}
+			written = append(written, renumber[x.Num])
+		}
+		cr.Close()
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +168,7 @@ func TestThreadFromProcessRoundTrip(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	w, _ := capture.NewWriter(&buf, capture.WriterOptions{})
-	w.WriteThreads([]*capture.ThreadInfo{capture.ThreadFromProcess(r.Table.Get(100))})
+	w.WriteThreads([]*capture.ThreadInfo{r.Table.Get(100).CaptureThread()})
 	w.WriteEvent(0, 0, 1, 100, code("PPME_SYSCALL_CLOSE_X"), [][]byte{le(int64(0)), le(int64(3))})
 	w.Close()
 	back, err := capture.NewReader(bytes.NewReader(buf.Bytes()), nil)

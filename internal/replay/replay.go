@@ -6,11 +6,8 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strings"
-	"unsafe"
 
 	"github.com/truesightsec/truesight/internal/capture"
-	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/event"
 	"github.com/truesightsec/truesight/internal/fields"
@@ -56,17 +53,15 @@ type Stats struct {
 
 // Replayer turns a capture's events into truesight events and process
 // state, and runs them through an engine. A Replayer replays one capture.
+// State is kept by a state.Machine, the same one the live agent uses.
 type Replayer struct {
 	eng      *engine.Engine
 	opts     Options
 	hostname string
 
+	machine *state.Machine
 	// Table is the process state built from the capture.
 	Table *state.Table
-
-	users      map[uint32]capture.User
-	groups     map[uint32]string
-	containers map[string]*container.Info
 
 	// needParams[t] is set when some rule reads events of type t, which
 	// then get their parameters rendered.
@@ -74,77 +69,46 @@ type Replayer struct {
 	// interesting[code] is set for events that change state or that some
 	// rule reads; the others are counted and passed over.
 	interesting [capture.NumCodes]bool
-	typeOf      [capture.NumCodes]event.Type
-	// genericType maps the syscall code of a generic event to the event
-	// type of that name, when truesight has one (mprotect), else syscall.
-	genericType []event.Type
-	kindOf      [capture.NumCodes]kind
 
-	pairer    *capture.Pairer
-	lazy      lazyParams
-	ev        event.Event
-	ctx       fields.Ctx
-	arena     []byte
-	failed    event.FD
-	unknownFD event.FD
-	stats     Stats
-	out       func(*output.Alert)
-	match     func(r *engine.Rule)
-	lastTid   int64
-	lastProc  *state.Process
-	// post holds the state change to apply once the rules have seen the
-	// event (a close, an exit).
-	post postAction
+	pairer *capture.Pairer
+	ctx    fields.Ctx
+	stats  Stats
+	out    func(*output.Alert)
+	match  func(r *engine.Rule)
 }
 
 // New returns a Replayer that runs events through eng (nil: state only).
 func New(eng *engine.Engine, opts Options) *Replayer {
+	m := state.NewMachine(opts.MaxProcesses, 0)
 	r := &Replayer{
 		eng:        eng,
 		opts:       opts,
-		Table:      state.NewTable(opts.MaxProcesses),
-		users:      map[uint32]capture.User{},
-		groups:     map[uint32]string{},
-		containers: map[string]*container.Info{},
+		machine:    m,
+		Table:      m.Table,
 		needParams: make([]bool, event.NumTypes),
 		pairer:     capture.NewPairer(),
 	}
+	m.OnThreadExit = r.pairer.Forget
 	if eng != nil {
 		for _, t := range eng.Types(event.SourceSyscall) {
 			r.needParams[t] = true
 		}
 	}
-	for code := 0; code < capture.NumCodes; code++ {
-		info := capture.Info(uint16(code))
-		t, ok := event.TypeByName(info.Name)
-		if !ok {
-			t, _ = event.TypeByName("syscall")
-		}
-		r.typeOf[code] = t
-		r.kindOf[code] = kindByName[info.Name]
-	}
-	syscallType, _ := event.TypeByName("syscall")
-	for id := 0; id < capture.NumSyscalls; id++ {
-		t, ok := event.TypeByName(capture.SyscallName(uint16(id)))
-		if !ok {
-			t = syscallType
-		}
-		r.genericType = append(r.genericType, t)
-	}
 	genericNeeded := false
-	for _, t := range r.genericType {
-		genericNeeded = genericNeeded || r.needParams[t]
+	for id := uint64(0); id < uint64(capture.NumSyscalls); id++ {
+		if t, ok := m.GenericType(id); ok {
+			genericNeeded = genericNeeded || r.needParams[t]
+		}
 	}
 	for code := 0; code < capture.NumCodes; code++ {
-		r.interesting[code] = opts.Observe != nil || r.kindOf[code] != kNone || r.needParams[r.typeOf[code]] ||
+		r.interesting[code] = opts.Observe != nil || m.ChangesState(uint16(code)) || r.needParams[m.TypeOf(uint16(code))] ||
 			genericNeeded && (uint16(code) == capture.CodeGenericE || uint16(code) == capture.CodeGenericX)
 	}
-	r.ctx.Evt = &r.ev
-	r.lazy.r = r
-	r.ctx.Containers = r.container
+	r.ctx.Evt = m.Event()
+	r.ctx.Containers = m.Container
 	r.match = func(rule *engine.Rule) {
 		a := rule.Alert(&r.ctx)
-		detach(a)
+		a.Detach()
 		r.stats.Alerts++
 		if r.out != nil {
 			r.out(a)
@@ -191,8 +155,8 @@ func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, erro
 		}
 	}
 	r.ctx.Hostname = r.hostname
-	r.seedUsers(cr.Users, cr.Groups)
-	r.seedThreads(cr.Threads)
+	r.machine.SeedUsers(cr.Users, cr.Groups)
+	r.machine.SeedThreads(cr.Threads)
 
 	var err error
 	if runtime.GOMAXPROCS(0) > 1 && !r.opts.Sequential {
@@ -208,6 +172,7 @@ func (r *Replayer) Run(cr *capture.Reader, out func(*output.Alert)) (Stats, erro
 	} else {
 		r.stats.Shown += cr.Passed.Shown
 	}
+	r.stats.UnknownThreads = r.machine.UnknownThreads
 	r.stats.Pairs = r.pairer.Stats
 	r.stats.Pairs.Unpaired += uint64(r.pairer.Pending())
 	if errors.Is(err, io.EOF) {
@@ -249,8 +214,8 @@ func (r *Replayer) sequential(cr *capture.Reader) error {
 		}
 		if len(cr.Threads) > threads || len(cr.Users) > users || len(cr.Groups) > groups {
 			// A later section brought new tables.
-			r.seedUsers(cr.Users[users:], cr.Groups[groups:])
-			r.seedThreads(cr.Threads[threads:])
+			r.machine.SeedUsers(cr.Users[users:], cr.Groups[groups:])
+			r.machine.SeedThreads(cr.Threads[threads:])
 			threads, users, groups = len(cr.Threads), len(cr.Users), len(cr.Groups)
 		}
 		if !r.skip(&ev, &r.stats.Events, &r.stats.Shown) && r.pairer.Add(&ev, &sc) {
@@ -271,8 +236,8 @@ func (r *Replayer) pipelined(cr *capture.Reader) error {
 	for b := range full {
 		if b.threads != nil || b.users != nil || b.groups != nil {
 			// A later section brought new tables.
-			r.seedUsers(b.users, b.groups)
-			r.seedThreads(b.threads)
+			r.machine.SeedUsers(b.users, b.groups)
+			r.machine.SeedThreads(b.threads)
 		}
 		r.stats.Events += b.skipped
 		r.stats.Shown += b.skippedShown
@@ -380,7 +345,11 @@ func (r *Replayer) genericUnneeded(ev *capture.Event) bool {
 		return false
 	}
 	id, ok := ev.Uint(0)
-	return ok && int(id) < len(r.genericType) && !r.needParams[r.genericType[id]]
+	if !ok {
+		return false
+	}
+	t, known := r.machine.GenericType(id)
+	return known && !r.needParams[t]
 }
 
 // Stats returns the counters of the replay so far.
@@ -391,194 +360,19 @@ func (r *Replayer) Stats() Stats { return r.stats }
 func (r *Replayer) handle(sc *capture.Syscall) {
 	x := sc.Exit
 	r.stats.Events++
-	ev := &r.ev
-	// Set every field rather than Reset: this runs for every event.
-	ev.NParams, ev.FD, ev.Finding, ev.Loader = 0, nil, nil, nil
-	ev.Paths = [2]string{}
-	ev.Res, ev.HasRes = 0, false
-	r.arena = r.arena[:0]
-	ev.Num = x.Num
-	ev.Time = x.Time
-	ev.Type = r.typeOf[x.Code]
-	ev.Source = event.SourceSyscall
-	ev.CPU = x.CPU
-	ev.Tid = x.Tid
-	if x.Info.IsExit() && x.NParams > 0 {
-		switch p := x.Info.Params[0]; {
-		case p.Type == capture.ParamErrno, p.Type == capture.ParamFD, p.Type == capture.ParamPID,
-			p.Type == capture.ParamFD32, p.Type == capture.ParamPID32, p.Name == "res":
-			ev.Res, ev.HasRes = x.Int(0)
-		}
-	}
-	if x.Code == capture.CodeGenericE || x.Code == capture.CodeGenericX {
-		if id, ok := x.Uint(0); ok && int(id) < len(r.genericType) {
-			ev.Type = r.genericType[id]
-		}
-	}
-	proc := r.apply(sc)
-	if proc != nil {
-		ev.Pid = proc.Pid
-	} else {
-		ev.Pid = x.Tid
-	}
-	r.ctx.Proc = proc
-	if r.opts.AllEvents || x.Shown() {
+	shown := r.opts.AllEvents || x.Shown()
+	need := shown && (r.opts.Observe != nil || r.eng != nil && r.needParams[r.machine.TypeOf(x.Code)] ||
+		r.eng != nil && (x.Code == capture.CodeGenericE || x.Code == capture.CodeGenericX))
+	ev, proc := r.machine.Handle(sc, nil, need)
+	r.ctx.Evt, r.ctx.Proc = ev, proc
+	if shown {
 		r.stats.Shown++
-		if r.opts.Observe != nil || r.eng != nil && r.needParams[ev.Type] {
-			// Most events fail every rule before a parameter's text is
-			// read: render them on first use.
-			r.lazy.sc = sc
-			ev.Loader = &r.lazy
-			r.paths(sc, proc)
-		}
 		if r.opts.Observe != nil {
 			r.opts.Observe(&r.ctx)
 		}
 		if r.eng != nil {
-			if fd := ev.FD; fd != nil && fd.TargetContainer == "" && proc != nil && fd.Type == event.FDFile {
-				// A capture does not record which mount namespace holds a
-				// file: it is taken to live in the process's own root, as
-				// Falco assumes.
-				fd.TargetContainer = proc.ContainerID
-				if fd.TargetContainer == "" {
-					fd.TargetContainer = container.HostID
-				}
-			}
 			r.eng.Match(&r.ctx, r.match)
 		}
 	}
-	ev.Loader = nil
-	r.afterRules()
-}
-
-// lazyParams renders the parameters of the syscall being handled when a
-// rule or output first reads one.
-type lazyParams struct {
-	r  *Replayer
-	sc *capture.Syscall
-}
-
-func (l *lazyParams) LoadParams(*event.Event) { l.r.params(l.sc) }
-
-func (l *lazyParams) ParamNum(name string) (int64, bool) {
-	e, i := l.sc.Param(name)
-	if e == nil {
-		return 0, false
-	}
-	return e.ParamNum(i)
-}
-
-// params renders the event's parameters into ev. Text lives in the arena,
-// reset for every event: nothing may keep it past the event (alerts are
-// detached before they leave).
-func (r *Replayer) params(sc *capture.Syscall) {
-	ev := &r.ev
-	total := 0
-	sc.Each(func(*capture.Event, int, capture.ParamInfo) bool { total++; return true })
-	if total <= event.MaxParams {
-		sc.Each(func(e *capture.Event, i int, p capture.ParamInfo) bool {
-			r.addParam(e, i, p.Name)
-			return true
-		})
-		return
-	}
-	// Too many to keep all: the ones rules and outputs use come first.
-	for _, name := range preferredParams {
-		if e, i := sc.Param(name); e != nil {
-			r.addParam(e, i, name)
-		}
-	}
-	sc.Each(func(e *capture.Event, i int, p capture.ParamInfo) bool {
-		if ev.NParams >= event.MaxParams {
-			return false
-		}
-		if _, dup := ev.Param(p.Name); !dup {
-			r.addParam(e, i, p.Name)
-		}
-		return true
-	})
-}
-
-// preferredParams are kept first when an event has more parameters than
-// an event.Event holds (execve has 30).
-var preferredParams = []string{"res", "fd", "exe", "args", "flags", "filename", "trusted_exepath",
-	"cwd", "comm", "tid", "pid", "ptid", "uid", "gid", "loginuid", "name", "path"}
-
-func (r *Replayer) addParam(e *capture.Event, i int, name string) {
-	start := len(r.arena)
-	var n int64
-	r.arena, n = e.AppendParam(r.arena, i)
-	text := r.arena[start:]
-	s := unsafe.String(unsafe.SliceData(text), len(text))
-	switch e.Info.Params[i].Type {
-	case capture.ParamByteBuf:
-		r.ev.AddParam(name, s, n)
-		if p, ok := r.ev.ParamAt(r.ev.NParams - 1); ok && p.Name == name {
-			raw := e.Param(i)
-			start := len(r.arena)
-			r.arena = append(r.arena, raw...)
-			p.Raw = unsafe.String(unsafe.SliceData(r.arena[start:]), len(raw))
-		}
-	case capture.ParamFlags8, capture.ParamFlags16, capture.ParamFlags32, capture.ParamEnumFlags8,
-		capture.ParamEnumFlags16, capture.ParamEnumFlags32, capture.ParamSigType, capture.ParamMode:
-		// Names of a number: evt.args prints num(NAMES), as Falco does.
-		r.ev.AddSym(name, s, n)
-	case capture.ParamErrno:
-		if n < 0 && (len(s) == 0 || s[0] != '-') {
-			r.ev.AddSym(name, s, n) // -2(ENOENT)
-		} else {
-			r.ev.AddParam(name, s, n)
-		}
-	default:
-		r.ev.AddParam(name, s, n)
-	}
-}
-
-// paths sets the kernel-resolved forms of the event's path parameters
-// (ev.Paths), as the live sensor reports them: the source or only path in
-// the first slot, the target of a rename, link or symlink in the second;
-// relative paths against the directory fd that precedes them, or the cwd.
-func (r *Replayer) paths(sc *capture.Syscall, p *state.Process) {
-	if p == nil {
-		return
-	}
-	dirfd := int64(atFDCWD)
-	sc.Each(func(e *capture.Event, i int, pi capture.ParamInfo) bool {
-		switch pi.Type {
-		case capture.ParamFD, capture.ParamFD32:
-			if pi.Name != "fd" && pi.Name != "res" {
-				dirfd, _ = e.Int(i)
-			}
-		case capture.ParamFSPath, capture.ParamFSRelPath:
-			d := int64(atFDCWD)
-			if pi.Type == capture.ParamFSRelPath {
-				d = dirfd
-			}
-			slot := 0
-			if pi.Name == "newpath" || pi.Name == "linkpath" {
-				slot = 1
-			}
-			if r.ev.Paths[slot] == "" {
-				r.ev.Paths[slot] = resolvePath(p, d, e.String(i))
-			}
-		}
-		return true
-	})
-}
-
-// detach copies an alert's strings out of the event's arena.
-func detach(a *output.Alert) {
-	a.Message = strings.Clone(a.Message)
-	for k, v := range a.Fields {
-		if s, ok := v.(string); ok {
-			a.Fields[k] = strings.Clone(s)
-		}
-	}
-}
-
-func (r *Replayer) container(id string) *container.Info {
-	if c := r.containers[id]; c != nil {
-		return c
-	}
-	return r.containers[container.ShortID(id)]
+	r.machine.Done()
 }

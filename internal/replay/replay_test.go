@@ -468,7 +468,7 @@ func ruleMatches(t *testing.T, eng *engine.Engine, path string) map[string][]uin
 	renumber := sysdigNumbers(t, path)
 	got := map[string][]uint64{}
 	r := New(eng, Options{})
-	r.match = func(rule *engine.Rule) { got[rule.Name] = append(got[rule.Name], renumber[r.ev.Num]) }
+	r.match = func(rule *engine.Rule) { got[rule.Name] = append(got[rule.Name], renumber[r.machine.Event().Num]) }
 	cr, err := capture.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)

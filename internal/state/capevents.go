@@ -1,4 +1,4 @@
-package replay
+package state
 
 import (
 	"encoding/json"
@@ -6,7 +6,6 @@ import (
 
 	"github.com/truesightsec/truesight/internal/capture"
 	"github.com/truesightsec/truesight/internal/container"
-	"github.com/truesightsec/truesight/internal/state"
 )
 
 // containerRecord is the JSON that container events of the capture carry
@@ -43,7 +42,7 @@ var containerTypes = map[int]string{
 // containerEvent records a container's metadata. The event's process is
 // the container itself, as libsinsp presents it (container:<id>), so that
 // container fields of rules on evt.type=container work.
-func (r *Replayer) containerEvent(sc *capture.Syscall) *state.Process {
+func (m *Machine) containerEvent(sc *capture.Syscall) *Process {
 	x := sc.Exit
 	var info container.Info
 	if e, i := sc.Param("json"); e != nil {
@@ -82,27 +81,27 @@ func (r *Replayer) containerEvent(sc *capture.Syscall) *state.Process {
 		return nil
 	}
 	ci := &info
-	r.containers[info.FullID] = ci
-	r.containers[info.ID] = ci
-	p := &state.Process{Pid: x.Tid, Tid: x.Tid, LoginUID: -1, ContainerID: info.FullID, Root: "/"}
+	m.containers[info.FullID] = ci
+	m.containers[info.ID] = ci
+	p := &Process{Pid: x.Tid, Tid: x.Tid, LoginUID: -1, ContainerID: info.FullID, Root: "/"}
 	p.SetComm("container:" + info.ID)
 	p.Container.Store(ci)
 	return p
 }
 
-func (r *Replayer) userEvent(sc *capture.Syscall, k kind) {
+func (m *Machine) userEvent(sc *capture.Syscall, k kind) {
 	uid, _ := uintParam(sc, "uid")
 	gid, _ := uintParam(sc, "gid")
 	name := stringParam(sc, "name")
 	switch k {
 	case kUserAdded:
-		r.users[uint32(uid)] = capture.User{UID: uint32(uid), GID: uint32(gid), Name: name,
+		m.users[uint32(uid)] = capture.User{UID: uint32(uid), GID: uint32(gid), Name: name,
 			Home: stringParam(sc, "home"), Shell: stringParam(sc, "shell"), ContainerID: stringParam(sc, "container_id")}
 	case kUserDeleted:
-		delete(r.users, uint32(uid))
+		delete(m.users, uint32(uid))
 	case kGroupAdded:
-		r.groups[uint32(gid)] = name
+		m.groups[uint32(gid)] = name
 	case kGroupDeleted:
-		delete(r.groups, uint32(gid))
+		delete(m.groups, uint32(gid))
 	}
 }

@@ -1,4 +1,4 @@
-package replay
+package state
 
 import (
 	"strings"
@@ -6,68 +6,67 @@ import (
 	"github.com/truesightsec/truesight/internal/capture"
 	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/event"
-	"github.com/truesightsec/truesight/internal/state"
 )
 
 // noLoginUID is the loginuid of a process no login session started.
 const noLoginUID = 0xffffffff
 
 // seedUsers adds entries of the capture's user list.
-func (r *Replayer) seedUsers(users []capture.User, groups []capture.Group) {
+func (m *Machine) SeedUsers(users []capture.User, groups []capture.Group) {
 	for _, u := range users {
-		if _, ok := r.users[u.UID]; !ok || u.ContainerID == "" {
-			r.users[u.UID] = u
+		if _, ok := m.users[u.UID]; !ok || u.ContainerID == "" {
+			m.users[u.UID] = u
 		}
 	}
 	for _, g := range groups {
-		if _, ok := r.groups[g.GID]; !ok || g.ContainerID == "" {
-			r.groups[g.GID] = g.Name
+		if _, ok := m.groups[g.GID]; !ok || g.ContainerID == "" {
+			m.groups[g.GID] = g.Name
 		}
 	}
 }
 
 // seedThreads adds entries of the capture's process table, leaders first
 // so that every thread finds its process, and links parents.
-func (r *Replayer) seedThreads(threads []*capture.ThreadInfo) {
+func (m *Machine) SeedThreads(threads []*capture.ThreadInfo) {
 	if len(threads) == 0 {
 		return
 	}
-	r.forget()
+	m.forget()
 	for _, t := range threads {
 		if t.Tid == t.Pid {
-			p := &state.Process{Pid: t.Pid, Tid: t.Tid}
-			r.fillFromThread(p, t)
-			r.Table.Put(p)
+			p := &Process{Pid: t.Pid, Tid: t.Tid}
+			m.fillFromThread(p, t)
+			m.Table.Put(p)
 		}
 	}
 	for _, t := range threads {
 		if t.Tid == t.Pid {
 			continue
 		}
-		if r.Table.Get(t.Pid) == nil {
+		if m.Table.Get(t.Pid) == nil {
 			// A thread whose leader is not in the table: stand in for it.
-			p := &state.Process{Pid: t.Pid, Tid: t.Pid}
-			r.fillFromThread(p, t)
-			r.Table.Put(p)
+			p := &Process{Pid: t.Pid, Tid: t.Pid}
+			m.fillFromThread(p, t)
+			m.Table.Put(p)
 		}
-		r.Table.Fork(t.Pid, t.Pid, t.Tid, true, 0)
+		m.Table.Fork(t.Pid, t.Pid, t.Tid, true, 0)
 	}
 	// The capture records the parent's thread id; the table links by pid.
 	for _, t := range threads {
 		if t.Tid != t.Pid {
 			continue
 		}
-		if p := r.Table.Get(t.Pid); p != nil {
-			if pp := r.Table.ByTid(t.PTid); pp != nil {
+		if p := m.Table.Get(t.Pid); p != nil {
+			if pp := m.Table.ByTid(t.PTid); pp != nil {
 				p.PPid = pp.Pid
 			}
 		}
 	}
-	r.Table.Link()
+	m.Table.Link()
 }
 
 // fillFromThread sets a process from the capture's table entry.
-func (r *Replayer) fillFromThread(p *state.Process, t *capture.ThreadInfo) {
+func (m *Machine) fillFromThread(p *Process, t *capture.ThreadInfo) {
 	p.PPid = t.PTid
 	p.Sid = t.Sid
 	p.VPgid = t.VPgid
@@ -84,9 +83,9 @@ func (r *Replayer) fillFromThread(p *state.Process, t *capture.ThreadInfo) {
 	p.ExePath = t.ExePath
 	setCwd(p, t.Cwd)
 	p.Env = t.Env
-	r.setUser(p, t.UID, t.GID)
+	m.setUser(p, t.UID, t.GID)
 	p.EUID, p.EGID = t.UID, t.GID
-	r.setLoginUID(p, t.LoginUID)
+	m.setLoginUID(p, t.LoginUID)
 	p.TTY = t.TTY
 	p.CapInherit = t.CapInheritable
 	p.CapPermitted = t.CapPermitted
@@ -102,7 +101,7 @@ func (r *Replayer) fillFromThread(p *state.Process, t *capture.ThreadInfo) {
 	if p.Root == "" {
 		p.Root = "/"
 	}
-	r.setCgroups(p, t.Cgroups)
+	m.setCgroups(p, t.Cgroups)
 	if p.FDs == nil {
 		p.FDs = make(map[int64]*event.FD, len(t.FDs))
 	}
@@ -114,28 +113,36 @@ func (r *Replayer) fillFromThread(p *state.Process, t *capture.ThreadInfo) {
 
 // setUser sets the ids and the names they resolve to in the capture's
 // user list.
-func (r *Replayer) setUser(p *state.Process, uid, gid uint32) {
+func (m *Machine) setUser(p *Process, uid, gid uint32) {
 	p.UID, p.GID = uid, gid
-	if u, ok := r.users[uid]; ok {
+	if m.Resolve != nil {
+		m.Resolve(p)
+		return
+	}
+	if u, ok := m.users[uid]; ok {
 		p.UserName, p.UserHome, p.UserShell = u.Name, u.Home, u.Shell
 	} else {
 		p.UserName, p.UserHome, p.UserShell = "", "", ""
 	}
-	p.GroupName = r.groups[gid]
+	p.GroupName = m.groups[gid]
 }
 
-func (r *Replayer) setLoginUID(p *state.Process, uid uint32) {
+func (m *Machine) setLoginUID(p *Process, uid uint32) {
 	if uid == noLoginUID {
 		p.LoginUID = -1
 		p.LoginName = ""
 		return
 	}
 	p.LoginUID = int64(uid)
-	p.LoginName = r.users[uid].Name
+	if m.Resolve != nil {
+		m.Resolve(p)
+		return
+	}
+	p.LoginName = m.users[uid].Name
 }
 
 // setCgroups records the process's cgroups and the container they name.
-func (r *Replayer) setCgroups(p *state.Process, cgroups []string) {
+func (m *Machine) setCgroups(p *Process, cgroups []string) {
 	if len(cgroups) == 0 {
 		return
 	}
@@ -155,15 +162,18 @@ func (r *Replayer) setCgroups(p *state.Process, cgroups []string) {
 			break
 		}
 	}
-	r.linkContainer(p)
+	m.linkContainer(p)
 }
 
 // linkContainer attaches known runtime metadata to a process.
-func (r *Replayer) linkContainer(p *state.Process) {
+func (m *Machine) linkContainer(p *Process) {
 	if p.ContainerID == "" {
 		return
 	}
-	if c := r.container(p.ContainerID); c != nil {
+	if m.OnContainer != nil {
+		m.OnContainer(p.ContainerID)
+	}
+	if c := m.Container(p.ContainerID); c != nil {
 		p.Container.Store(c)
 	}
 }

@@ -1,4 +1,4 @@
-package replay
+package state
 
 import (
 	"path"
@@ -7,10 +7,9 @@ import (
 
 	"github.com/truesightsec/truesight/internal/capture"
 	"github.com/truesightsec/truesight/internal/event"
-	"github.com/truesightsec/truesight/internal/state"
 )
 
-// kind is what an event does to process state.
+// kind is what an event does to process
 type kind uint8
 
 const (
@@ -37,6 +36,7 @@ const (
 	kSetresuid
 	kSetresgid
 	kCapset
+	kSetsid
 	kMessage
 	kContainer
 	kUserAdded
@@ -63,7 +63,7 @@ var kindByName = map[string]kind{
 	"chdir":          kChdir, "fchdir": kFchdir, "chroot": kChroot,
 	"setuid": kSetuid, "setgid": kSetgid,
 	"setresuid": kSetresuid, "setreuid": kSetresuid, "setresgid": kSetresgid, "setregid": kSetresgid,
-	"capset": kCapset,
+	"capset": kCapset, "setsid": kSetsid,
 	"sendto": kMessage, "sendmsg": kMessage, "recvfrom": kMessage, "recvmsg": kMessage,
 	"container":   kContainer,
 	"useradded":   kUserAdded,
@@ -104,65 +104,67 @@ const (
 type postAction struct {
 	close    bool
 	exit     bool
-	proc     *state.Process
+	proc     *Process
 	fd       int64
 	pid, tid int64
 }
 
-func (r *Replayer) afterRules() {
-	a := r.post
-	r.post = postAction{}
+func (m *Machine) afterRules() {
+	a := m.post
+	m.post = postAction{}
 	if a.close && a.proc != nil {
 		delete(a.proc.FDs, a.fd)
 	}
 	if a.exit {
-		r.forget()
-		r.Table.Exit(a.pid, a.tid, r.ev.Time)
-		r.pairer.Forget(a.tid)
+		m.forget()
+		m.Table.Exit(a.pid, a.tid, m.ev.Time)
+		if m.OnThreadExit != nil {
+			m.OnThreadExit(a.tid)
+		}
 	}
 }
 
 // proc returns the process of a thread, making up an empty one for a
 // thread the capture never introduced (sysdig shows those as <NA>).
-func (r *Replayer) proc(tid int64) *state.Process {
-	if p := r.byTid(tid); p != nil {
+func (m *Machine) proc(tid int64) *Process {
+	if p := m.byTid(tid); p != nil {
 		return p
 	}
 	if tid <= 0 {
 		return nil
 	}
 	p := unknownProcess(tid)
-	r.forget()
-	if !r.Table.Put(p) {
+	m.forget()
+	if !m.Table.Put(p) {
 		return nil
 	}
-	r.stats.UnknownThreads++
+	m.UnknownThreads++
 	return p
 }
 
 // byTid is Table.ByTid with a one-entry cache: events come in runs from
 // the same thread. Every change the replayer makes to the table forgets it.
-func (r *Replayer) byTid(tid int64) *state.Process {
-	if tid == r.lastTid && r.lastProc != nil {
-		return r.lastProc
+func (m *Machine) byTid(tid int64) *Process {
+	if tid == m.lastTid && m.lastProc != nil {
+		return m.lastProc
 	}
-	p := r.Table.ByTid(tid)
-	r.lastTid, r.lastProc = tid, p
+	p := m.Table.ByTid(tid)
+	m.lastTid, m.lastProc = tid, p
 	return p
 }
 
-func (r *Replayer) forget() { r.lastProc = nil }
+func (m *Machine) forget() { m.lastProc = nil }
 
 // unknownProcess stands in for a thread the capture has no record of:
 // its user is unknown too (uid -1, as libsinsp has it), not root.
-func unknownProcess(pid int64) *state.Process {
-	return &state.Process{Pid: pid, Tid: pid, PPid: -1, LoginUID: -1, Root: "/", Sid: -1, VPgid: -1,
+func unknownProcess(pid int64) *Process {
+	return &Process{Pid: pid, Tid: pid, PPid: -1, LoginUID: -1, Root: "/", Sid: -1, VPgid: -1,
 		UID: noLoginUID, GID: noLoginUID, EUID: noLoginUID, EGID: noLoginUID}
 }
 
 // setCwd sets the working directory as libsinsp keeps it: with a
 // trailing slash.
-func setCwd(p *state.Process, dir string) {
+func setCwd(p *Process, dir string) {
 	if dir != "" && !strings.HasSuffix(dir, "/") {
 		dir += "/"
 	}
@@ -171,11 +173,11 @@ func setCwd(p *state.Process, dir string) {
 
 // linkParent sets a process's parent from the parent thread id an event
 // reports, when the table did not know it.
-func (r *Replayer) linkParent(p *state.Process, ptid int64) {
+func (m *Machine) linkParent(p *Process, ptid int64) {
 	if ptid <= 0 || p.Parent != nil {
 		return
 	}
-	if pp := r.Table.ByTid(ptid); pp != nil && pp != p {
+	if pp := m.Table.ByTid(ptid); pp != nil && pp != p {
 		p.PPid = pp.Pid
 		p.Parent = pp
 		return
@@ -183,47 +185,68 @@ func (r *Replayer) linkParent(p *state.Process, ptid int64) {
 	p.PPid = ptid
 }
 
+// relinkParent takes the parent an exec reports: a process reparented
+// since its fork (runc's init, whose parent left) has another now.
+func (m *Machine) relinkParent(p *Process, ptid int64) {
+	if ptid <= 0 {
+		return
+	}
+	if pp := m.Table.ByTid(ptid); pp != nil && pp != p {
+		p.PPid = pp.Pid
+		p.Parent = pp
+		return
+	}
+	m.linkParent(p, ptid)
+}
+
 // apply updates state for an event, before the rules run, and returns the
 // process the event belongs to.
-func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
+func (m *Machine) apply(sc *capture.Syscall, facts *Facts) *Process {
 	x := sc.Exit
-	switch r.kindOf[x.Code] {
+	switch m.kindOf[x.Code] {
 	case kNone:
 		if !x.Info.IsExit() && sc.Enter == nil {
 			// Context switches, signal deliveries and other events with
 			// no exit half do not introduce threads, as in libsinsp.
-			return r.byTid(x.Tid)
+			return m.byTid(x.Tid)
 		}
-		p := r.proc(x.Tid)
-		r.attachFD(sc, p)
+		p := m.proc(x.Tid)
+		m.attachFD(sc, p)
 		return p
 	case kContainer:
-		return r.containerEvent(sc)
+		return m.containerEvent(sc)
 	case kUserAdded, kUserDeleted, kGroupAdded, kGroupDeleted:
-		r.userEvent(sc, r.kindOf[x.Code])
+		m.userEvent(sc, m.kindOf[x.Code])
 		return nil
 	case kClone:
-		return r.clone(sc)
+		return m.clone(sc, facts)
 	}
-	p := r.proc(x.Tid)
+	p := m.proc(x.Tid)
 	if p == nil {
 		return nil
 	}
-	ev := &r.ev
+	ev := &m.ev
 	ok := !ev.HasRes || ev.Res >= 0
-	switch r.kindOf[x.Code] {
+	switch m.kindOf[x.Code] {
 	case kExec:
 		if ok {
-			r.exec(sc, p)
+			m.exec(sc, p)
+			if facts != nil && facts.Task != nil {
+				m.applyTask(p, facts.Task)
+			}
+			m.markOwn(p)
 		}
 	case kProcExit:
-		r.post = postAction{exit: true, pid: p.Pid, tid: x.Tid}
+		m.post = postAction{exit: true, pid: p.Pid, tid: x.Tid}
 	case kOpen:
-		r.open(sc, p)
+		m.open(sc, p)
+		if facts != nil && m.ev.FD != nil {
+			m.applyFile(p, m.ev.FD, &facts.File)
+		}
 		return p
 	case kSocket:
 		if ok {
-			r.socket(sc, p)
+			m.socket(sc, p)
 			return p
 		}
 	case kSocketPair:
@@ -235,22 +258,22 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 			}
 		}
 	case kConnect:
-		r.connect(sc, p)
+		m.connect(sc, p)
 		return p
 	case kAccept:
 		if ok {
-			r.accept(sc, p)
+			m.accept(sc, p)
 			return p
 		}
 	case kBind:
 		if ok {
-			r.bind(sc, p)
+			m.bind(sc, p)
 		}
 	case kClose:
 		if n, found := intParam(sc, "fd"); found {
-			ev.FD = r.fd(p, n)
+			ev.FD = m.fd(p, n)
 			if ok {
-				r.post = postAction{close: true, proc: p, fd: n}
+				m.post = postAction{close: true, proc: p, fd: n}
 			}
 		}
 		return p
@@ -261,14 +284,14 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 				old, found = intParam(sc, "fd")
 			}
 			if found {
-				r.dup(p, old, ev.Res)
+				m.dup(p, old, ev.Res)
 				return p
 			}
 		}
 	case kFcntl:
 		if cmd, found := intParam(sc, "cmd"); found && ok && ev.Res >= 0 && (cmd == fDupfd || cmd == fDupfdCloexec) {
 			if old, found := intParam(sc, "fd"); found {
-				r.dup(p, old, ev.Res)
+				m.dup(p, old, ev.Res)
 				return p
 			}
 		}
@@ -321,22 +344,22 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 		}
 	case kSetuid:
 		if id, found := uintParam(sc, "uid"); found && ok {
-			r.setUser(p, uint32(id), p.GID)
+			m.setUser(p, uint32(id), p.GID)
 			p.EUID = uint32(id)
 		}
 	case kSetgid:
 		if id, found := uintParam(sc, "gid"); found && ok {
-			r.setUser(p, p.UID, uint32(id))
+			m.setUser(p, p.UID, uint32(id))
 			p.EGID = uint32(id)
 		}
 	case kSetresuid:
 		if id, found := uintParam(sc, "euid"); found && ok && uint32(id) != noLoginUID {
-			r.setUser(p, uint32(id), p.GID)
+			m.setUser(p, uint32(id), p.GID)
 			p.EUID = uint32(id)
 		}
 	case kSetresgid:
 		if id, found := uintParam(sc, "egid"); found && ok && uint32(id) != noLoginUID {
-			r.setUser(p, p.UID, uint32(id))
+			m.setUser(p, p.UID, uint32(id))
 			p.EGID = uint32(id)
 		}
 	case kCapset:
@@ -351,10 +374,15 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 				p.CapEffective = v
 			}
 		}
+	case kSetsid:
+		// The caller leads a new session, whose id it returns.
+		if ok && ev.HasRes && ev.Res > 0 {
+			p.Sid = ev.Res
+		}
 	case kMessage:
-		r.message(sc, p)
+		m.message(sc, p)
 	}
-	r.attachFD(sc, p)
+	m.attachFD(sc, p)
 	return p
 }
 
@@ -363,8 +391,8 @@ func (r *Replayer) apply(sc *capture.Syscall) *state.Process {
 var noFD = map[string]bool{"mmap": true, "mmap2": true}
 
 // attachFD points the event at the fd it uses.
-func (r *Replayer) attachFD(sc *capture.Syscall, p *state.Process) {
-	if p == nil || r.ev.FD != nil || noFD[sc.Exit.Info.Name] {
+func (m *Machine) attachFD(sc *capture.Syscall, p *Process) {
+	if p == nil || m.ev.FD != nil || noFD[sc.Exit.Info.Name] {
 		return
 	}
 	e, i := sc.Param("fd")
@@ -375,19 +403,19 @@ func (r *Replayer) attachFD(sc *capture.Syscall, p *state.Process) {
 		return
 	}
 	if n, ok := e.Int(i); ok {
-		r.ev.FD = r.fd(p, n)
+		m.ev.FD = m.fd(p, n)
 	}
 }
 
 // fd returns a process's fd, or for an fd the capture never showed being
 // opened a stand-in of which only the number is known (fd.num), as in
 // libsinsp.
-func (r *Replayer) fd(p *state.Process, n int64) *event.FD {
+func (m *Machine) fd(p *Process, n int64) *event.FD {
 	if fd := p.FDs[n]; fd != nil {
 		return fd
 	}
-	r.unknownFD = event.FD{Num: n}
-	return &r.unknownFD
+	m.unknownFD = event.FD{Num: n}
+	return &m.unknownFD
 }
 
 func intParam(sc *capture.Syscall, name string) (int64, bool) {
@@ -430,7 +458,7 @@ func listParam(sc *capture.Syscall, name string) ([]string, bool) {
 
 // resolvePath makes a path given to a syscall absolute the way the kernel
 // would: relative to dirfd's directory, or the cwd for AT_FDCWD.
-func resolvePath(p *state.Process, dirfd int64, name string) string {
+func resolvePath(p *Process, dirfd int64, name string) string {
 	if name == "" {
 		return ""
 	}
@@ -449,8 +477,8 @@ func resolvePath(p *state.Process, dirfd int64, name string) string {
 	return path.Join(base, name)
 }
 
-func (r *Replayer) open(sc *capture.Syscall, p *state.Process) {
-	ev := &r.ev
+func (m *Machine) open(sc *capture.Syscall, p *Process) {
+	ev := &m.ev
 	n, ok := intParam(sc, "fd")
 	if !ok {
 		n = ev.Res
@@ -483,8 +511,8 @@ func (r *Replayer) open(sc *capture.Syscall, p *state.Process) {
 	if n < 0 {
 		// A failed open names the path it was given, with fd.num -1.
 		fd.Num = -1
-		r.failed = *fd
-		ev.FD = &r.failed
+		m.failed = *fd
+		ev.FD = &m.failed
 		return
 	}
 	if old := p.FDs[n]; old != nil && old.Name != fd.Name {
@@ -509,8 +537,8 @@ func socketFD(n int64, family uint64) *event.FD {
 	return fd
 }
 
-func (r *Replayer) socket(sc *capture.Syscall, p *state.Process) {
-	n := r.ev.Res
+func (m *Machine) socket(sc *capture.Syscall, p *Process) {
+	n := m.ev.Res
 	if v, ok := intParam(sc, "fd"); ok {
 		n = v
 	}
@@ -536,7 +564,7 @@ func (r *Replayer) socket(sc *capture.Syscall, p *state.Process) {
 		}
 	}
 	p.FDs[n] = fd
-	r.ev.FD = fd
+	m.ev.FD = fd
 }
 
 // setTuple records a connection's ends on a socket fd.
@@ -569,8 +597,8 @@ func setTuple(fd *event.FD, t capture.SockTuple, localIsServer bool) {
 	}
 }
 
-func (r *Replayer) connect(sc *capture.Syscall, p *state.Process) {
-	ev := &r.ev
+func (m *Machine) connect(sc *capture.Syscall, p *Process) {
+	ev := &m.ev
 	n, ok := intParam(sc, "fd")
 	if !ok {
 		return
@@ -597,14 +625,14 @@ func (r *Replayer) connect(sc *capture.Syscall, p *state.Process) {
 	case t.Family == afUnix:
 		// A failed connect on a unix socket names the peer it tried
 		// for this event only, as libsinsp shows it.
-		r.unknownFD = *fd
-		setTuple(&r.unknownFD, t, false)
-		fd = &r.unknownFD
+		m.unknownFD = *fd
+		setTuple(&m.unknownFD, t, false)
+		fd = &m.unknownFD
 	}
 	ev.FD = fd
 }
 
-func (r *Replayer) accept(sc *capture.Syscall, p *state.Process) {
+func (m *Machine) accept(sc *capture.Syscall, p *Process) {
 	n, ok := intParam(sc, "fd")
 	if !ok || n < 0 {
 		return
@@ -619,10 +647,10 @@ func (r *Replayer) accept(sc *capture.Syscall, p *state.Process) {
 	setTuple(fd, t, true)
 	fd.Connected = true
 	p.FDs[n] = fd
-	r.ev.FD = fd
+	m.ev.FD = fd
 }
 
-func (r *Replayer) bind(sc *capture.Syscall, p *state.Process) {
+func (m *Machine) bind(sc *capture.Syscall, p *Process) {
 	n, ok := intParam(sc, "fd")
 	if !ok {
 		return
@@ -649,7 +677,7 @@ func (r *Replayer) bind(sc *capture.Syscall, p *state.Process) {
 }
 
 // message records the peer of an unconnected datagram socket.
-func (r *Replayer) message(sc *capture.Syscall, p *state.Process) {
+func (m *Machine) message(sc *capture.Syscall, p *Process) {
 	n, ok := intParam(sc, "fd")
 	if !ok {
 		return
@@ -669,7 +697,7 @@ func (r *Replayer) message(sc *capture.Syscall, p *state.Process) {
 	}
 }
 
-func (r *Replayer) dup(p *state.Process, old, n int64) {
+func (m *Machine) dup(p *Process, old, n int64) {
 	src := p.FDs[old]
 	var fd event.FD
 	if src != nil {
@@ -677,39 +705,39 @@ func (r *Replayer) dup(p *state.Process, old, n int64) {
 	}
 	fd.Num = n
 	p.FDs[n] = &fd
-	r.ev.FD = &fd
+	m.ev.FD = &fd
 }
 
 // clone creates the child of a clone, fork or vfork, from whichever half
 // (parent's or child's) the capture shows first.
-func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
+func (m *Machine) clone(sc *capture.Syscall, facts *Facts) *Process {
 	x := sc.Exit
-	ev := &r.ev
+	ev := &m.ev
 	res := ev.Res
 	if res < 0 {
-		return r.proc(x.Tid)
+		return m.proc(x.Tid)
 	}
 	flags, _ := uintParam(sc, "flags")
 	thread := flags&cloneThread != 0
 	if res > 0 {
 		// The parent's side: the parameters describe the parent.
-		parent := r.proc(x.Tid)
+		parent := m.proc(x.Tid)
 		if parent == nil {
 			return nil
 		}
 		if parent.Comm == "" {
-			r.fillFromClone(sc, parent)
+			m.fillFromClone(sc, parent)
 			if ptid, ok := intParam(sc, "ptid"); ok {
-				r.linkParent(parent, ptid)
+				m.linkParent(parent, ptid)
 			}
 		} else {
-			r.learnUser(sc, parent)
+			m.learnUser(sc, parent)
 		}
-		r.forget()
+		m.forget()
 		if thread {
-			r.Table.Fork(parent.Pid, parent.Pid, res, true, x.Time)
-		} else {
-			r.Table.Fork(parent.Pid, res, res, false, x.Time)
+			m.Table.Fork(parent.Pid, parent.Pid, res, true, x.Time)
+		} else if child := m.Table.Fork(parent.Pid, res, res, false, x.Time); child != nil {
+			m.markOwn(child)
 		}
 		return parent
 	}
@@ -719,8 +747,8 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 	if !ok || pid <= 0 {
 		pid = tid
 	}
-	if p := r.Table.ByTid(tid); p != nil {
-		r.learnUser(sc, p)
+	if p := m.Table.ByTid(tid); p != nil {
+		m.learnUser(sc, p)
 		if !thread && p.Pid == tid {
 			if v, ok := intParam(sc, "vpid"); ok {
 				p.VPid = v
@@ -733,25 +761,25 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 	}
 	ptid, _ := intParam(sc, "ptid")
 	if thread {
-		r.forget()
-		p := r.Table.Get(pid)
+		m.forget()
+		p := m.Table.Get(pid)
 		if p == nil {
 			p = unknownProcess(pid)
-			r.fillFromClone(sc, p)
-			if !r.Table.Put(p) {
+			m.fillFromClone(sc, p)
+			if !m.Table.Put(p) {
 				return nil
 			}
 		}
-		r.learnUser(sc, p)
-		r.Table.Fork(pid, pid, tid, true, x.Time)
+		m.learnUser(sc, p)
+		m.Table.Fork(pid, pid, tid, true, x.Time)
 		return p
 	}
 	parentPid := ptid
-	if pp := r.Table.ByTid(ptid); pp != nil {
+	if pp := m.Table.ByTid(ptid); pp != nil {
 		parentPid = pp.Pid
 	}
-	r.forget()
-	child := r.Table.Fork(parentPid, pid, tid, false, x.Time)
+	m.forget()
+	child := m.Table.Fork(parentPid, pid, tid, false, x.Time)
 	if child == nil {
 		return nil
 	}
@@ -759,25 +787,29 @@ func (r *Replayer) clone(sc *capture.Syscall) *state.Process {
 		// A child of a parent the table does not have inherits no fds.
 		child.FDs = map[int64]*event.FD{}
 	}
-	r.fillFromClone(sc, child)
+	m.fillFromClone(sc, child)
+	if facts != nil && facts.Task != nil {
+		m.applyTask(child, facts.Task)
+	}
+	m.markOwn(child)
 	return child
 }
 
 // learnUser takes the user of a process the capture did not describe from
 // a clone event, which reports it.
-func (r *Replayer) learnUser(sc *capture.Syscall, p *state.Process) {
+func (m *Machine) learnUser(sc *capture.Syscall, p *Process) {
 	if p.UID != noLoginUID {
 		return
 	}
 	if uid, ok := uintParam(sc, "uid"); ok {
 		gid, _ := uintParam(sc, "gid")
-		r.setUser(p, uint32(uid), uint32(gid))
+		m.setUser(p, uint32(uid), uint32(gid))
 		p.EUID, p.EGID = uint32(uid), uint32(gid)
 	}
 }
 
 // fillFromClone sets a process from a clone event's description of it.
-func (r *Replayer) fillFromClone(sc *capture.Syscall, p *state.Process) {
+func (m *Machine) fillFromClone(sc *capture.Syscall, p *Process) {
 	if comm := stringParam(sc, "comm"); comm != "" {
 		p.SetComm(comm)
 	} else if exe := stringParam(sc, "exe"); exe != "" && p.Comm == "" {
@@ -793,7 +825,7 @@ func (r *Replayer) fillFromClone(sc *capture.Syscall, p *state.Process) {
 	uid, hasUID := uintParam(sc, "uid")
 	gid, _ := uintParam(sc, "gid")
 	if hasUID {
-		r.setUser(p, uint32(uid), uint32(gid))
+		m.setUser(p, uint32(uid), uint32(gid))
 		p.EUID, p.EGID = uint32(uid), uint32(gid)
 	}
 	if v, ok := intParam(sc, "vpid"); ok {
@@ -803,12 +835,12 @@ func (r *Replayer) fillFromClone(sc *capture.Syscall, p *state.Process) {
 		p.VTid = v
 	}
 	if cg, ok := listParam(sc, "cgroups"); ok {
-		r.setCgroups(p, cg)
+		m.setCgroups(p, cg)
 	}
 }
 
 // exec applies a successful execve to the process image.
-func (r *Replayer) exec(sc *capture.Syscall, p *state.Process) {
+func (m *Machine) exec(sc *capture.Syscall, p *Process) {
 	exe := stringParam(sc, "exe")
 	args, _ := listParam(sc, "args")
 	comm := stringParam(sc, "comm")
@@ -823,7 +855,7 @@ func (r *Replayer) exec(sc *capture.Syscall, p *state.Process) {
 		setCwd(p, cwd)
 	}
 	if ptid, ok := intParam(sc, "ptid"); ok {
-		r.linkParent(p, ptid)
+		m.relinkParent(p, ptid)
 	}
 	switch {
 	case stringParam(sc, "trusted_exepath") != "":
@@ -842,14 +874,14 @@ func (r *Replayer) exec(sc *capture.Syscall, p *state.Process) {
 		p.TTY = uint32(v)
 	}
 	if v, ok := uintParam(sc, "loginuid"); ok {
-		r.setLoginUID(p, uint32(v))
+		m.setLoginUID(p, uint32(v))
 	}
 	if uid, ok := uintParam(sc, "uid"); ok {
 		gid := uint64(p.GID)
 		if g, ok := uintParam(sc, "gid"); ok {
 			gid = g
 		}
-		r.setUser(p, uint32(uid), uint32(gid))
+		m.setUser(p, uint32(uid), uint32(gid))
 		p.EUID, p.EGID = uint32(uid), uint32(gid)
 	}
 	if v, ok := uintParam(sc, "cap_inheritable"); ok {
@@ -880,7 +912,7 @@ func (r *Replayer) exec(sc *capture.Syscall, p *state.Process) {
 		p.VPgid = v
 	}
 	if cg, ok := listParam(sc, "cgroups"); ok {
-		r.setCgroups(p, cg)
+		m.setCgroups(p, cg)
 	}
 	// The new image does not inherit descriptors opened close-on-exec.
 	for n, fd := range p.FDs {
