@@ -94,6 +94,9 @@ type Stopped struct {
 	Events, Alerts, KernelDrops uint64
 	Undecodable                 uint64 // records that failed to decode
 	Panics                      uint64 // records that hit a bug and were skipped
+	// RingBufferSize and RingBufferPeak are the ring buffer's size and the
+	// most bytes seen waiting in it, in bytes.
+	RingBufferSize, RingBufferPeak int
 }
 
 // New loads the rules, opens the outputs, attaches the sensor and seeds
@@ -282,6 +285,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.runCtx = nil
 	a.stopped = Stopped{Events: a.loop.Counters.Events.Load(), Alerts: a.loop.Counters.Alerts.Load(), KernelDrops: st.Drops,
 		Undecodable: a.loop.Counters.Errors.Load(), Panics: a.loop.Counters.Panics.Load()}
+	a.stopped.RingBufferSize, a.stopped.RingBufferPeak = a.sensor.RingBuffer()
 	a.mu.Unlock()
 	if runErr != nil {
 		return runErr
