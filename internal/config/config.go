@@ -264,6 +264,9 @@ type Truesight struct {
 	ScanInterval Duration `yaml:"scan_interval"`
 	// Containers says where the container runtimes are.
 	Containers Containers `yaml:"containers"`
+	// Snaplen is how many bytes of each read, write, send and receive the
+	// sensor copies for evt.buffer (Falco's -s), when a rule reads them.
+	Snaplen int `yaml:"snaplen"`
 }
 
 // Containers locates the container runtimes' sockets.

@@ -98,6 +98,9 @@ func (d *decoder) validate(c *Config) {
 		bad("truesight.rate_limit.enabled", "rate limiting needs a positive window and a max of at least 1")
 	}
 
+	if c.Truesight.Snaplen < 0 || c.Truesight.Snaplen > 4096 { // sensor.MaxSnaplen
+		bad("truesight.snaplen", "must be from 0 to 4096 bytes, got %d", c.Truesight.Snaplen)
+	}
 	if c.Truesight.Containers.Timeout <= 0 {
 		bad("truesight.containers.timeout", "must be positive")
 	}

@@ -46,6 +46,7 @@ const (
 	ftArgv     = 11
 	ftEnv      = 12
 	ftCgroup   = 13
+	ftData     = 14
 
 	slotFD   = 0
 	slotDir0 = 1
@@ -349,6 +350,13 @@ func (d *Decoder) fields(b []byte, start int, r *Record) error {
 			p.Env = splitNUL(str, from, to, data)
 		case ftCgroup:
 			p.Cgroup = str(from, to)
+		case ftData:
+			if n < 8 || r.Kind != KindSyscall {
+				continue
+			}
+			s.HasData = true
+			s.DataLen = int64(le.Uint64(data))
+			s.Data = append([]byte{}, data[8:]...)
 		}
 	}
 	return nil

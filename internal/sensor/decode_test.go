@@ -287,6 +287,7 @@ func TestDecodeReusesRecord(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(openatRecord(f))
 	f.Add(execRecord(f))
+	f.Add(writeRecord(f, 200, dataField(200, []byte("GET / HTTP/1.1"))))
 	f.Add(finish(marshal(f, sensorBPFExitRec{H: sensorBPFRecHdr{Kind: uint16(KindExit)}})))
 	f.Add(finish(marshal(f, sensorBPFForkRec{H: sensorBPFRecHdr{Kind: uint16(KindFork)}})))
 	f.Add([]byte{})

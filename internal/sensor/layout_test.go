@@ -29,7 +29,9 @@ func TestWireLayout(t *testing.T) {
 		{"sizeof fld", unsafe.Sizeof(sensorBPFFld{}), fldHdrSize},
 		{"sizeof file_info", unsafe.Sizeof(fi), fileInfoSize},
 		{"sizeof sock_info", unsafe.Sizeof(si), sockInfoSize},
-		{"sizeof sc_spec", unsafe.Sizeof(spec), 14},
+		{"sizeof sc_spec", unsafe.Sizeof(spec), 16},
+		{"sc_spec.data_arg", unsafe.Offsetof(spec.DataArg), 13},
+		{"sc_spec.count_arg", unsafe.Offsetof(spec.CountArg), 14},
 
 		{"rec_hdr.size", unsafe.Offsetof(sc.H.Size), 8},
 		{"rec_hdr.kind", unsafe.Offsetof(sc.H.Kind), 12},

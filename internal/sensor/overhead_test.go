@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if n := os.Getenv(openLoopEnv); n != "" {
 		os.Exit(openLoop(n, os.Getenv(openLoopFileEnv)))
 	}
+	if n := os.Getenv(writeLoopEnv); n != "" {
+		os.Exit(writeLoop(n, os.Getenv(writeLoopSizeEnv)))
+	}
 	os.Exit(m.Run())
 }
 

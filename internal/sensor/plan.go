@@ -1,18 +1,31 @@
 package sensor
 
+import "fmt"
+
 // What the kernel side extracts for each syscall, as flags of struct sc_spec
 // (bpf/sensor.h).
 const (
 	scEnabled  = 0x1
-	scRetFD    = 0x2   // describe the returned fd when ret >= 0
-	scProtExec = 0x4   // report only when args[2] has PROT_EXEC
-	scVMARet   = 0x8   // describe the file mapped at the returned address
-	scVMAArg0  = 0x10  // describe the file mapped at args[0] on success
-	scNewCwd   = 0x20  // on success, describe the new working directory
-	scSendmsg  = 0x40  // sockaddr from the msghdr in args[1]
-	scExec     = 0x80  // failed exec: argv from the user's argv array
-	scNoBase0  = 0x100 // the first path is stored, not resolved (symlink target)
+	scRetFD    = 0x2    // describe the returned fd when ret >= 0
+	scProtExec = 0x4    // report only when args[2] has PROT_EXEC
+	scVMARet   = 0x8    // describe the file mapped at the returned address
+	scVMAArg0  = 0x10   // describe the file mapped at args[0] on success
+	scNewCwd   = 0x20   // on success, describe the new working directory
+	scSendmsg  = 0x40   // sockaddr from the msghdr in args[1]
+	scExec     = 0x80   // failed exec: argv from the user's argv array
+	scNoBase0  = 0x100  // the first path is stored, not resolved (symlink target)
+	scDataIn   = 0x200  // I/O data read into the buffer: ret bytes
+	scDataOut  = 0x400  // I/O data written from the buffer: ret bytes, or all asked for
+	scDataIOV  = 0x800  // the data argument is an iovec array of count entries
+	scDataMsg  = 0x1000 // the data argument is a msghdr, whose msg_iov holds the data
 )
+
+// DefaultSnaplen is Falco's snaplen: how many bytes of each read or
+// write the kernel copies into evt.buffer when a rule reads it.
+const DefaultSnaplen = 80
+
+// MaxSnaplen matches MAX_SNAPLEN in bpf/sensor.h.
+const MaxSnaplen = 4096
 
 // plan is one syscall's extraction plan. Argument positions are 1-based so
 // that 0 means "none", as the kernel side expects.
@@ -27,6 +40,8 @@ type plan struct {
 	structArg  uint8    // a user struct copied raw
 	structLen  uint8
 	argvArg    uint8 // exec's argv array
+	dataArg    uint8 // the I/O data's buffer, iovec array or msghdr
+	countArg   uint8 // the buffer's size, or the iovec count
 }
 
 // plans lists every syscall the sensor knows how to decode beyond its raw
@@ -51,10 +66,22 @@ var plans = map[string]plan{
 	"connect":  {fdArg: 1, addrArg: 2, addrlenArg: 3},
 	"bind":     {fdArg: 1, addrArg: 2, addrlenArg: 3},
 	"listen":   {fdArg: 1},
-	"sendto":   {fdArg: 1, addrArg: 5, addrlenArg: 6},
-	"sendmsg":  {flags: scSendmsg, fdArg: 1},
-	"recvfrom": {fdArg: 1},
-	"recvmsg":  {fdArg: 1},
+	"sendto":   {flags: scDataOut, fdArg: 1, addrArg: 5, addrlenArg: 6, dataArg: 2, countArg: 3},
+	"sendmsg":  {flags: scSendmsg | scDataOut | scDataMsg, fdArg: 1, dataArg: 2},
+	"recvfrom": {flags: scDataIn, fdArg: 1, dataArg: 2, countArg: 3},
+	"recvmsg":  {flags: scDataIn | scDataMsg, fdArg: 1, dataArg: 2},
+
+	// The data of reads and writes, copied when Options.Snaplen is set.
+	"read":     {flags: scDataIn, dataArg: 2, countArg: 3},
+	"pread64":  {flags: scDataIn, dataArg: 2, countArg: 3},
+	"readv":    {flags: scDataIn | scDataIOV, dataArg: 2, countArg: 3},
+	"preadv":   {flags: scDataIn | scDataIOV, dataArg: 2, countArg: 3},
+	"preadv2":  {flags: scDataIn | scDataIOV, dataArg: 2, countArg: 3},
+	"write":    {flags: scDataOut, dataArg: 2, countArg: 3},
+	"pwrite64": {flags: scDataOut, dataArg: 2, countArg: 3},
+	"writev":   {flags: scDataOut | scDataIOV, dataArg: 2, countArg: 3},
+	"pwritev":  {flags: scDataOut | scDataIOV, dataArg: 2, countArg: 3},
+	"pwritev2": {flags: scDataOut | scDataIOV, dataArg: 2, countArg: 3},
 	"shutdown": {fdArg: 1},
 
 	// symlink's target is stored as given, never resolved: it has no base.
@@ -120,5 +147,21 @@ func spec(nr int) sensorBPFScSpec {
 		UstructArg: p.structArg,
 		UstructLen: p.structLen,
 		ArgvArg:    p.argvArg,
+		DataArg:    p.dataArg,
+		CountArg:   p.countArg,
 	}
+}
+
+// CarriesData reports whether the sensor copies the I/O data of this
+// syscall (by name) when Options.Snaplen is set.
+func CarriesData(name string) bool {
+	return plans[name].flags&(scDataIn|scDataOut) != 0
+}
+
+// snaplenConst checks Options.Snaplen and returns the kernel's constant.
+func snaplenConst(n int) (uint32, error) {
+	if n < 0 || n > MaxSnaplen {
+		return 0, fmt.Errorf("snaplen %d is not from 0 to %d bytes", n, MaxSnaplen)
+	}
+	return uint32(n), nil
 }

@@ -100,6 +100,14 @@ type SyscallRecord struct {
 	StructLen int
 	// Argv is a failed execve's argument vector, read from the caller.
 	Argv []string
+	// Data is the start of the I/O data of a read, write, send or receive
+	// (at most Options.Snaplen bytes); DataLen is how many bytes the
+	// syscall moved (its return value; for a failed write, how many it
+	// asked to write). HasData says the record carries them: the sensor
+	// copies data only when Options.Snaplen is set.
+	Data    []byte
+	DataLen int64
+	HasData bool
 }
 
 // Name returns the x86_64 syscall name.

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -53,6 +52,10 @@ type Options struct {
 	// Empty means: pids if it is mounted as v1 (hybrid hosts, where
 	// runtimes with the cgroupfs driver put containers), else unified.
 	CgroupHierarchy string
+	// Snaplen is how many bytes of the data of each read, write, send and
+	// receive the kernel copies (SyscallRecord.Data), at most MaxSnaplen;
+	// 0 copies none (Falco copies DefaultSnaplen).
+	Snaplen int
 }
 
 // objects are the kernel objects a Sensor holds. Variables are left out on
@@ -81,11 +84,6 @@ type Sensor struct {
 	unwatch   func() bool
 	lastSync  time.Time // when decoder.BootOffset was last measured
 	sinceSync int       // records decoded since
-	ringSize  int
-	// peak is the most bytes seen waiting in the ring buffer, sampled
-	// every backlogSample records (read under readMu, stored atomically).
-	peak       atomic.Int64
-	sinceCheck int
 	// snapMu serialises snapshots: the iterator has one scratch buffer.
 	snapMu sync.Mutex
 
@@ -114,6 +112,10 @@ func Open(opts Options) (*Sensor, error) {
 	if ignore == 0 {
 		ignore = os.Getpid()
 	}
+	snaplen, err := snaplenConst(opts.Snaplen)
+	if err != nil {
+		return nil, fmt.Errorf("sensor: options: %w", err)
+	}
 	if err := checkPrerequisites(); err != nil {
 		return nil, err
 	}
@@ -133,6 +135,7 @@ func Open(opts Options) (*Sensor, error) {
 		sensorBPFVarCgroupHier:   hier,
 		sensorBPFVarFmodeBacking: fmodeBacking(),
 		sensorBPFVarWakeupBytes:  uint32(ringSize / wakeupFraction),
+		sensorBPFVarSnaplen:      snaplen,
 	}
 	for name, v := range consts {
 		if err := spec.Variables[name].Set(v); err != nil {
@@ -149,7 +152,7 @@ func Open(opts Options) (*Sensor, error) {
 	if err := spec.LoadAndAssign(objs, nil); err != nil {
 		return nil, loadError(err)
 	}
-	s := &Sensor{objs: objs, ringSize: ringSize}
+	s := &Sensor{objs: objs}
 	if err := s.configure(nrs); err != nil {
 		s.Close()
 		return nil, err
@@ -241,12 +244,6 @@ func (s *Sensor) Read(ctx context.Context, r *Record) error {
 		}
 		err := s.reader.ReadInto(&s.raw)
 		if err == nil {
-			if s.sinceCheck++; s.sinceCheck >= backlogSample {
-				s.sinceCheck = 0
-				if n := int64(s.raw.Remaining); n > s.peak.Load() {
-					s.peak.Store(n)
-				}
-			}
 			s.sinceSync++
 			if s.sinceSync >= 1<<16 {
 				s.resync()
@@ -284,17 +281,6 @@ func (s *Sensor) watch(ctx context.Context) {
 	if ctx.Done() != nil {
 		s.unwatch = context.AfterFunc(ctx, func() { _ = s.reader.Flush() })
 	}
-}
-
-// backlogSample is how many records Read takes between two samples of the
-// ring buffer's backlog.
-const backlogSample = 64
-
-// RingBuffer returns the ring buffer's size and the most bytes seen waiting
-// in it since Open: how close a burst came to overflowing it (sampled, so a
-// short peak can be missed).
-func (s *Sensor) RingBuffer() (size, peak int) {
-	return s.ringSize, int(s.peak.Load())
 }
 
 // resync measures the boot clock's offset again: the wall clock may have

@@ -130,6 +130,8 @@ type sensorBPFScSpec struct {
 	UstructArg uint8
 	UstructLen uint8
 	ArgvArg    uint8
+	DataArg    uint8
+	CountArg   uint8
 	_          [1]byte
 }
 
@@ -193,6 +195,7 @@ const (
 	sensorBPFVarAgentTgid      = "agent_tgid"
 	sensorBPFVarCgroupHier     = "cgroup_hier"
 	sensorBPFVarFmodeBacking   = "fmode_backing"
+	sensorBPFVarSnaplen        = "snaplen"
 	sensorBPFVarWakeupBytes    = "wakeup_bytes"
 )
 
@@ -271,6 +274,7 @@ type sensorBPFVariableSpecs struct {
 	AgentTgid      *ebpf.VariableSpec `ebpf:"agent_tgid"`
 	CgroupHier     *ebpf.VariableSpec `ebpf:"cgroup_hier"`
 	FmodeBacking   *ebpf.VariableSpec `ebpf:"fmode_backing"`
+	Snaplen        *ebpf.VariableSpec `ebpf:"snaplen"`
 	WakeupBytes    *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
@@ -327,6 +331,7 @@ type sensorBPFVariables struct {
 	AgentTgid      *ebpf.Variable `ebpf:"agent_tgid"`
 	CgroupHier     *ebpf.Variable `ebpf:"cgroup_hier"`
 	FmodeBacking   *ebpf.Variable `ebpf:"fmode_backing"`
+	Snaplen        *ebpf.Variable `ebpf:"snaplen"`
 	WakeupBytes    *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 

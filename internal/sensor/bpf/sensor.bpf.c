@@ -23,6 +23,7 @@ volatile const __u32 agent_tgid = 0;
 volatile const __u32 cgroup_hier = 0;   /* 0 v2 default, 1 pids, 2 memory, 3 cpu (v1) */
 volatile const __u32 fmode_backing = 0; /* FMODE_BACKING of this kernel, 0 if none */
 volatile const __u32 wakeup_bytes = 1;  /* wake the reader when this much is pending */
+volatile const __u32 snaplen = 0;       /* I/O data bytes copied per syscall (FT_DATA); 0: none */
 
 #define DATA_SIZE 65536
 #define OFF_MASK 0x7fff /* fields start below 32 KiB; the rest is headroom */
@@ -881,6 +882,107 @@ static __always_inline void put_user_argv(struct ebuf *b, __u64 argv, __u32 comp
 	fld_end(b, p, FT_ARGV, 0, a.pos);
 }
 
+/* ---- I/O data ------------------------------------------------------------ */
+
+struct iov_ctx {
+	__u64 iov;
+	__u64 total; /* sum of the entries' lengths */
+	__u32 start; /* offset of the copied bytes in ebuf.data */
+	__u32 pos;   /* bytes copied so far */
+	__u32 want;  /* bytes to copy, at most MAX_SNAPLEN */
+	__u32 cnt;
+	__u32 compat;
+};
+
+static long iov_step(__u64 i, void *ctx)
+{
+	struct iov_ctx *c = ctx;
+	struct ebuf *b = get_buf(0);
+	__u64 base = 0, len = 0;
+	__u32 pos = c->pos, n;
+
+	if (!b || i >= c->cnt)
+		return 1;
+	if (c->compat) {
+		bpf_probe_read_user(&base, 4, (void *)(c->iov + i * 8));
+		bpf_probe_read_user(&len, 4, (void *)(c->iov + i * 8 + 4));
+	} else {
+		bpf_probe_read_user(&base, 8, (void *)(c->iov + i * 16));
+		bpf_probe_read_user(&len, 8, (void *)(c->iov + i * 16 + 8));
+	}
+	c->total += len;
+	if (pos >= c->want || pos >= MAX_SNAPLEN)
+		return 0; /* keep summing the lengths */
+	n = c->want - pos;
+	if (len < n)
+		n = len;
+	barrier_var(n);
+	n &= 2 * MAX_SNAPLEN - 1;
+	if (n && !bpf_probe_read_user(&b->data[(c->start + pos) & (DATA_SIZE - 1)], n, (void *)base))
+		c->pos = pos + n;
+	return 0;
+}
+
+/* Copies the first snaplen bytes of what the syscall read or wrote, after a
+ * __u64 of how many it moved: ret, or for a failed write what it asked. */
+static __always_inline void put_data(struct ebuf *b, struct sc_spec *spec, __u64 *args, long ret, __u32 compat)
+{
+	__u32 sl = snaplen, want;
+	__u64 total = 0, buf, iov = 0, cnt = 0;
+	__u8 *p;
+
+	if (!sl || !(spec->flags & (SC_DATA_IN | SC_DATA_OUT)) || !spec->data_arg || spec->data_arg > 6)
+		return;
+	if ((spec->flags & SC_DATA_IN) && ret < 0)
+		return;
+	if (sl > MAX_SNAPLEN)
+		sl = MAX_SNAPLEN;
+	buf = args[(spec->data_arg - 1) & 7];
+	if (spec->count_arg && spec->count_arg <= 6)
+		cnt = args[(spec->count_arg - 1) & 7];
+	if (spec->flags & SC_DATA_MSG) {
+		/* struct user_msghdr: msg_iov at 16, msg_iovlen at 24 (compat: 8, 12) */
+		if (compat) {
+			bpf_probe_read_user(&iov, 4, (void *)(buf + 8));
+			bpf_probe_read_user(&cnt, 4, (void *)(buf + 12));
+		} else {
+			bpf_probe_read_user(&iov, 8, (void *)(buf + 16));
+			bpf_probe_read_user(&cnt, 8, (void *)(buf + 24));
+		}
+	} else if (spec->flags & SC_DATA_IOV) {
+		iov = buf;
+	}
+	p = fld_begin(b);
+	if (!p)
+		return;
+	if (spec->flags & (SC_DATA_MSG | SC_DATA_IOV)) {
+		struct iov_ctx c = { .iov = iov, .compat = compat };
+
+		c.cnt = cnt > MAX_IOV ? MAX_IOV : cnt;
+		c.want = sl;
+		if (ret >= 0 && (__u64)ret < c.want)
+			c.want = ret;
+		c.start = (b->len & OFF_MASK) + sizeof(struct fld) + 8;
+		if (iov && c.cnt)
+			bpf_loop(MAX_IOV, iov_step, &c, 0);
+		total = ret > 0 ? (__u64)ret : c.total;
+		if (spec->flags & SC_DATA_IN)
+			total = ret;
+		want = c.pos;
+	} else {
+		total = ret > 0 ? (__u64)ret : 0;
+		if ((spec->flags & SC_DATA_OUT) && ret <= 0)
+			total = cnt;
+		want = total < sl ? total : sl;
+		barrier_var(want);
+		want &= 2 * MAX_SNAPLEN - 1;
+		if (want && bpf_probe_read_user(p + sizeof(struct fld) + 8, want, (void *)buf))
+			want = 0;
+	}
+	*(__u64 *)(p + sizeof(struct fld)) = total;
+	fld_end(b, p, FT_DATA, 0, 8 + want);
+}
+
 static __always_inline int is_relative(struct ebuf *b, __u32 off)
 {
 	/* off is where the FT_PATH field started; its first byte follows the header */
@@ -1034,6 +1136,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		put_file(b, SLOT_CWD, (__u64)BPF_CORE_READ(t, fs, pwd.dentry), (__u64)BPF_CORE_READ(t, fs, pwd.mnt), 0, 0);
 	if ((spec.flags & SC_EXEC) && ret < 0 && spec.argv_arg && spec.argv_arg <= 6)
 		put_user_argv(b, r->args[(spec.argv_arg - 1) & 7], compat);
+
+	put_data(b, &spec, r->args, ret, compat);
 
 	/* Base directories of relative paths, unless the fd already tells. */
 	if (!((spec.flags & SC_RET_FD) && ret >= 0) && !(spec.flags & SC_NEW_CWD)) {

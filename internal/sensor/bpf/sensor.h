@@ -38,6 +38,7 @@
 #define FT_ARGV 11     /* NUL-separated argv */
 #define FT_ENV 12      /* NUL-separated environment */
 #define FT_CGROUP 13   /* cgroup path of the task */
+#define FT_DATA 14     /* I/O data: __u64 bytes the syscall moved, then the first snaplen of them */
 
 /* Slots of FT_FILE / FT_FILE_PATH. */
 #define SLOT_FD 0     /* the fd returned, or the fd argument, or the mapped file */
@@ -66,6 +67,11 @@
 #define SC_SENDMSG 0x40  /* sockaddr from msghdr->msg_name of args[1] */
 #define SC_EXEC 0x80     /* failed exec: argv from the user argv array */
 #define SC_NOBASE0 0x100 /* the first path is not resolved (symlink target) */
+/* I/O data (FT_DATA), copied only when the snaplen constant is not 0. */
+#define SC_DATA_IN 0x200   /* data read into user memory: ret bytes */
+#define SC_DATA_OUT 0x400  /* data written from user memory: ret bytes, or all asked for when ret <= 0 */
+#define SC_DATA_IOV 0x800  /* data_arg is a struct iovec array of count_arg entries */
+#define SC_DATA_MSG 0x1000 /* data_arg is a struct user_msghdr: its msg_iov, msg_iovlen */
 
 #define MAX_PATH 4096
 #define MAX_ARGS 4096
@@ -74,6 +80,8 @@
 #define MAX_STR 256
 #define MAX_SOCKADDR 128
 #define MAX_USTRUCT 64
+#define MAX_SNAPLEN 4096 /* bound of the snaplen constant */
+#define MAX_IOV 32       /* iovec entries walked for data */
 #define MAX_SYSCALLS 512
 
 struct rec_hdr {
@@ -211,6 +219,8 @@ struct sc_spec {
 	__u8 ustruct_arg;
 	__u8 ustruct_len;
 	__u8 argv_arg;
+	__u8 data_arg;  /* the buffer, iovec array or msghdr of the I/O data */
+	__u8 count_arg; /* the buffer's size, or the iovec count */
 };
 
 struct stats {
