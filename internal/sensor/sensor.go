@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -84,6 +85,11 @@ type Sensor struct {
 	unwatch   func() bool
 	lastSync  time.Time // when decoder.BootOffset was last measured
 	sinceSync int       // records decoded since
+	ringSize  int
+	// peak is the most bytes seen waiting in the ring buffer, sampled
+	// every backlogSample records (read under readMu, stored atomically).
+	peak       atomic.Int64
+	sinceCheck int
 	// snapMu serialises snapshots: the iterator has one scratch buffer.
 	snapMu sync.Mutex
 
@@ -152,7 +158,7 @@ func Open(opts Options) (*Sensor, error) {
 	if err := spec.LoadAndAssign(objs, nil); err != nil {
 		return nil, loadError(err)
 	}
-	s := &Sensor{objs: objs}
+	s := &Sensor{objs: objs, ringSize: ringSize}
 	if err := s.configure(nrs); err != nil {
 		s.Close()
 		return nil, err
@@ -244,6 +250,12 @@ func (s *Sensor) Read(ctx context.Context, r *Record) error {
 		}
 		err := s.reader.ReadInto(&s.raw)
 		if err == nil {
+			if s.sinceCheck++; s.sinceCheck >= backlogSample {
+				s.sinceCheck = 0
+				if n := int64(s.raw.Remaining); n > s.peak.Load() {
+					s.peak.Store(n)
+				}
+			}
 			s.sinceSync++
 			if s.sinceSync >= 1<<16 {
 				s.resync()
@@ -281,6 +293,17 @@ func (s *Sensor) watch(ctx context.Context) {
 	if ctx.Done() != nil {
 		s.unwatch = context.AfterFunc(ctx, func() { _ = s.reader.Flush() })
 	}
+}
+
+// backlogSample is how many records Read takes between two samples of the
+// ring buffer's backlog.
+const backlogSample = 64
+
+// RingBuffer returns the ring buffer's size and the most bytes seen waiting
+// in it since Open: how close a burst came to overflowing it (sampled, so a
+// short peak can be missed).
+func (s *Sensor) RingBuffer() (size, peak int) {
+	return s.ringSize, int(s.peak.Load())
 }
 
 // resync measures the boot clock's offset again: the wall clock may have
