@@ -139,6 +139,8 @@ func TestPlainContainerStartsRaiseNothing(t *testing.T) {
 	select {
 	case <-ready:
 	case <-time.After(60 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
 		t.Fatalf("the agent did not start within 60s:\n%s", logText.String())
 	}
 	// The scans of the agent's first seconds look at the machine as it is;
