@@ -498,8 +498,17 @@ func TestNoFalsePositivesUnderProcessChurn(t *testing.T) {
 		candidates += rep.Stats.Candidates
 		slowest = max(slowest, rep.Stats.Duration)
 		for _, f := range rep.Findings {
-			if f.Kind == KindHiddenProcess || f.Kind == KindViewMismatch {
+			// A process hidden from a libc view needs a preload library
+			// on the machine, which this test never sets: one hidden by
+			// another test's hider running at the same time is that
+			// test's true finding. The churn's own processes must never
+			// be reported, nor any kernel-view disagreement.
+			churned := f.Process.Pid == int64(cmd.Process.Pid) || f.Process.PPid == int64(cmd.Process.Pid)
+			switch {
+			case f.Kind == KindViewMismatch || (f.Kind == KindHiddenProcess && churned):
 				t.Errorf("scan %d: false %s: %s (%s)", i+1, f.Kind, f.Summary, f.Views)
+			case f.Kind == KindHiddenProcess:
+				t.Logf("scan %d: not this test's: %s", i+1, f.Summary)
 			}
 		}
 	}
