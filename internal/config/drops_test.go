@@ -151,9 +151,12 @@ func FuzzDropAndEngineKeys(f *testing.F) {
 			}
 			errs, ok := err.(Errors)
 			if !ok {
-				return // not YAML: the parser's message
+				t.Fatalf("error of type %T: %v", err, err)
 			}
 			for _, e := range errs {
+				if e.Key == "" && strings.HasPrefix(e.Msg, "not valid YAML: ") {
+					continue // actions broke the document
+				}
 				if !strings.HasPrefix(e.Key, "engine") && !strings.HasPrefix(e.Key, "syscall_event_drops") {
 					t.Fatalf("error about another key: %v", e)
 				}
