@@ -102,6 +102,8 @@ type Loop struct {
 	OnEvent func(e *event.Event, p *state.Process)
 
 	Counters Counters
+
+	needsOf *engine.Engine // the engine Translator.Needs was made for
 }
 
 // metadataWait bounds how long the loop waits for the runtime to describe
@@ -185,6 +187,10 @@ func (l *Loop) process(ctx context.Context, rec *sensor.Record, c *fields.Ctx, w
 			}
 		}
 	}()
+	if eng := l.Engine.Load(); eng != l.needsOf {
+		l.needsOf = eng
+		l.Translator.Needs = l.needs(eng)
+	}
 	e, p := l.Translator.Apply(rec)
 	if e == nil {
 		return
@@ -209,6 +215,28 @@ func (l *Loop) process(ctx context.Context, rec *sensor.Record, c *fields.Ctx, w
 	if l.OnEvent != nil {
 		l.OnEvent(e, p)
 	}
+}
+
+// needs lists the event types whose parameters something reads: the
+// engine's rules, the loader-configuration kick; all when events are
+// passed on (capture and its filter).
+func (l *Loop) needs(eng *engine.Engine) []bool {
+	if l.OnEvent != nil || eng == nil {
+		return nil
+	}
+	n := make([]bool, event.NumTypes)
+	for _, t := range eng.Types(event.SourceSyscall) {
+		n[t] = true
+	}
+	if l.LoaderConfigWritten != nil {
+		for t := range loaderConfigChangers {
+			n[t] = true
+		}
+		for t := range openTypes {
+			n[t] = true
+		}
+	}
+	return n
 }
 
 // Reload builds a new engine with load and swaps it in atomically. When

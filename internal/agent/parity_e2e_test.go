@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -139,7 +138,7 @@ func TestLiveEqualsReplay(t *testing.T) {
 	if err := w.WriteMachine(capture.MachineInfo{NumCPUs: 2, Hostname: "test-host"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteUsers(hostUsers(t)); err != nil {
+	if err := w.WriteUsers(state.CaptureAccounts("")); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.WriteThreads(threads); err != nil {
@@ -230,39 +229,6 @@ func alertLine(al *output.Alert) string {
 		text = text[i+2:]
 	}
 	return al.Rule + ": " + text
-}
-
-// hostUsers reads the host's accounts for the capture's user list, as
-// `truesight capture` writes it.
-func hostUsers(t *testing.T) ([]capture.User, []capture.Group) {
-	t.Helper()
-	var users []capture.User
-	var groups []capture.Group
-	read := func(path string, fn func([]string)) {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fn(strings.Split(sc.Text(), ":"))
-		}
-	}
-	read("/etc/passwd", func(p []string) {
-		if len(p) >= 7 {
-			uid, _ := strconv.ParseUint(p[2], 10, 32)
-			gid, _ := strconv.ParseUint(p[3], 10, 32)
-			users = append(users, capture.User{UID: uint32(uid), GID: uint32(gid), Name: p[0], Home: p[5], Shell: p[6]})
-		}
-	})
-	read("/etc/group", func(p []string) {
-		if len(p) >= 3 {
-			gid, _ := strconv.ParseUint(p[2], 10, 32)
-			groups = append(groups, capture.Group{GID: uint32(gid), Name: p[0]})
-		}
-	})
-	return users, groups
 }
 
 // tokenDiff names the space-separated tokens two lines disagree on.

@@ -27,6 +27,9 @@ type Translator struct {
 	// SeenContainer, when set, is told every container id a process is
 	// found in, so metadata can be fetched before a rule needs it.
 	SeenContainer func(fullID string)
+	// Needs, when set, says which event types get their parameters and
+	// paths rendered (those some rule or output reads); nil renders all.
+	Needs []bool
 
 	num     uint64
 	built   capture.Event
@@ -135,7 +138,7 @@ func (t *Translator) Apply(r *sensor.Record) (*event.Event, *state.Process) {
 	if !t.build(r) {
 		return nil, nil
 	}
-	e, p := t.Machine.Handle(&t.sc, &t.facts, true)
+	e, p := t.Machine.Handle(&t.sc, &t.facts, t.needs())
 	t.pending = true
 	return e, p
 }
@@ -148,6 +151,20 @@ func (t *Translator) Done() {
 		t.Machine.Done()
 		t.pending = false
 	}
+}
+
+// needs reports whether the built event's type gets its parameters.
+func (t *Translator) needs() bool {
+	if t.Needs == nil {
+		return true
+	}
+	typ := t.Machine.TypeOf(t.built.Code)
+	if t.built.Code == capture.CodeGenericX {
+		if id, ok := t.built.Uint(0); ok {
+			typ, _ = t.Machine.GenericType(id)
+		}
+	}
+	return int(typ) < len(t.Needs) && t.Needs[typ]
 }
 
 // build encodes a record as a capture event in t.built.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +26,7 @@ import (
 
 func newCaptureCmd() *cobra.Command {
 	var (
+		rf       ruleFlags
 		file     string
 		filter   string
 		seconds  int
@@ -35,7 +37,12 @@ func newCaptureCmd() *cobra.Command {
 		Short: "Record live events to a scap capture file that sysdig, Falco and truesight replay read (needs root)",
 		Long: `Attach the eBPF sensor and write every event (or those matching --filter, a
 condition in Falco's filter language) to FILE in the scap format, with the
-process table at the start, until -M seconds have passed or SIGINT/SIGTERM.
+process table and the host's users at the start, exactly as the agent's
+state machine took them. It records every syscall the rules in force need
+(the embedded defaults and each -r FILE) and what state tracking needs, so
+"truesight replay" of the file with those rules says what the live agent
+would have said; events the filter drops that change process state are kept,
+marked state-only, as sysdig does, until -M seconds have passed or SIGINT/SIGTERM.
 Replay it with "truesight replay FILE" or read it with "sysdig -r FILE".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,7 +63,19 @@ Replay it with "truesight replay FILE" or read it with "sysdig -r FILE".`,
 			if os.Geteuid() != 0 {
 				return &exitError{code: 2, err: fmt.Errorf("capture needs root to load eBPF programs: try sudo %s", strings.Join(os.Args, " "))}
 			}
+			// Every syscall the rules in force need, with what state
+			// tracking needs, so a replay with those rules sees what a
+			// live agent would have judged.
 			syscalls := append(append([]string{}, sensor.DefaultSyscalls...), agent.StateSyscalls...)
+			if len(rf.files) > 0 || !rf.noDefaults {
+				eng, _, err := rf.load(stderr, engine.Options{})
+				if err != nil {
+					return err
+				}
+				syscalls = append(syscalls, agent.PlanFor(eng).Syscalls...)
+			}
+			slices.Sort(syscalls)
+			syscalls = slices.Compact(syscalls)
 			s, err := sensor.Open(sensor.Options{Syscalls: syscalls})
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -81,6 +100,9 @@ Replay it with "truesight replay FILE" or read it with "sysdig -r FILE".`,
 			}
 			host, _ := os.Hostname()
 			if err := w.WriteMachine(capture.MachineInfo{NumCPUs: uint32(numCPU()), Hostname: host}); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if err := w.WriteUsers(state.CaptureAccounts("")); err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			if err := w.WriteThreads(threads); err != nil {
@@ -138,6 +160,7 @@ Replay it with "truesight replay FILE" or read it with "sysdig -r FILE".`,
 			return nil
 		},
 	}
+	rf.register(cmd)
 	cmd.Flags().StringVarP(&file, "write", "w", "", "capture file to write")
 	cmd.Flags().StringVar(&filter, "filter", "", "only events matching this condition (Falco's filter language, e.g. \"evt.type in (openat, execve)\")")
 	cmd.Flags().IntVarP(&seconds, "seconds", "M", 0, "stop after this many seconds; 0 runs until interrupted")

@@ -1,6 +1,11 @@
 package state
 
 import (
+	"cmp"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/truesightsec/truesight/internal/capture"
@@ -91,4 +96,50 @@ func captureL4(p event.L4Proto) uint8 {
 		return capture.L4Raw
 	}
 	return capture.L4Unknown
+}
+
+// CaptureAccounts reads the users and groups of a root's /etc/passwd and
+// /etc/group ("" is the host's /) as a capture's user and group lists,
+// sorted by id, so a replay names users as the live agent did.
+func CaptureAccounts(root string) ([]capture.User, []capture.Group) {
+	var users []capture.User
+	var groups []capture.Group
+	if data, err := os.ReadFile(filepath.Join("/", root, "etc/passwd")); err == nil {
+		for id, a := range parsePasswd(data) {
+			users = append(users, capture.User{UID: id, GID: a.gid, Name: a.Name, Home: a.Home, Shell: a.Shell})
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join("/", root, "etc/group")); err == nil {
+		for id, a := range ParseAccounts(data, false) {
+			groups = append(groups, capture.Group{GID: id, Name: a.Name})
+		}
+	}
+	slices.SortFunc(users, func(a, b capture.User) int { return cmp.Compare(a.UID, b.UID) })
+	slices.SortFunc(groups, func(a, b capture.Group) int { return cmp.Compare(a.GID, b.GID) })
+	return users, groups
+}
+
+type passwdEntry struct {
+	Account
+	gid uint32
+}
+
+// parsePasswd is ParseAccounts for passwd with each user's primary group.
+func parsePasswd(data []byte) map[uint32]passwdEntry {
+	out := map[uint32]passwdEntry{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 7 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		uid, err1 := strconv.ParseUint(f[2], 10, 32)
+		gid, err2 := strconv.ParseUint(f[3], 10, 32)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if _, dup := out[uint32(uid)]; !dup {
+			out[uint32(uid)] = passwdEntry{Account{Name: f[0], Home: f[5], Shell: f[6]}, uint32(gid)}
+		}
+	}
+	return out
 }
