@@ -63,6 +63,7 @@ type Agent struct {
 	sensor  *sensor.Sensor
 	table   *state.Table
 	reg     *container.Registry
+	stopReg func() // stops the registry and waits for it
 	disp    *output.Dispatcher
 	metrics *web.Metrics
 	server  *web.Server
@@ -99,10 +100,10 @@ type Stopped struct {
 	RingBufferSize, RingBufferPeak int
 }
 
-// New loads the rules, opens the outputs, attaches the sensor and seeds
-// the process table. Errors in the rules are a *RulesError (each was
-// written to Options.Stderr); every other error means the agent cannot
-// start as configured.
+// New loads the rules, opens the outputs, attaches the sensor, seeds the
+// process table and starts following the container runtimes. Errors in
+// the rules are a *RulesError (each was written to Options.Stderr); every
+// other error means the agent cannot start as configured.
 func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
@@ -140,6 +141,12 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		copts.Logger = a.log
 	}
 	a.reg = container.NewRegistry(copts)
+	// The registry connects to the runtimes while the rest starts, so
+	// that the first containers seen once Run runs are described in time.
+	regCtx, cancelReg := context.WithCancel(context.Background())
+	regDone := make(chan struct{})
+	go func() { _ = a.reg.Run(regCtx); close(regDone) }()
+	a.stopReg = func() { cancelReg(); <-regDone }
 
 	a.table = state.NewTable(0)
 	tr := NewTranslator(a.table, state.NewUsers(), SelfMntNS())
@@ -233,7 +240,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	cancel := func() { cancelCause(nil) }
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.reg.Run(ctx) })
 
 	var scanWG sync.WaitGroup
 	if a.opts.ScanInterval > 0 {
@@ -371,10 +377,13 @@ func sourcesOrError(r Rules) []rules.Source {
 // does nothing.
 func (a *Agent) Close() { a.release() }
 
-// release shuts down the web server, detaches the sensor and flushes the
-// outputs, once.
+// release shuts down the web server, detaches the sensor, stops the
+// registry and flushes the outputs, once.
 func (a *Agent) release() {
 	a.closeOnce.Do(func() {
+		if a.stopReg != nil {
+			a.stopReg()
+		}
 		if a.server != nil {
 			_ = a.server.Shutdown(context.Background())
 		}
