@@ -11,7 +11,11 @@
 // the mount namespace holding the file, and each file carries that mount
 // namespace: a write through /proc/<pid>/root/etc/ld.so.preload comes out as
 // /etc/ld.so.preload of the other container's namespace. 32-bit (int 0x80)
-// syscalls are reported under their x86_64 numbers.
+// syscalls are reported under their x86_64 numbers. The data of reads,
+// writes, sends and receives is copied (its first Options.Snaplen bytes)
+// only when a snaplen is set, which the agent does only for rules that
+// read evt.buffer: a constant of the BPF object, so that at 0 the copy is
+// not even in the loaded program.
 //
 // Open loads and attaches everything, Read returns records one at a time,
 // Snapshot lists the processes that already exist, Stats reads the per-CPU
