@@ -3,7 +3,6 @@ package agent
 import (
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/truesightsec/truesight/internal/capture"
 	"github.com/truesightsec/truesight/internal/event"
@@ -354,19 +353,4 @@ func nulList(buf *[]byte, list []string) string {
 	}
 	*buf = b
 	return string(b)
-}
-
-// socketType is the fd type of a socket family.
-func socketType(family uint16) event.FDType {
-	switch family {
-	case syscall.AF_INET:
-		return event.FDIPv4
-	case syscall.AF_INET6:
-		return event.FDIPv6
-	case syscall.AF_UNIX:
-		return event.FDUnix
-	case syscall.AF_NETLINK:
-		return event.FDNetlink
-	}
-	return event.FDUnknown
 }
