@@ -167,6 +167,9 @@ func TestLiveEqualsReplay(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("workload: %v", err)
 	}
+	// A pod sharing its pid namespace: one container writes the other's
+	// preload file through /proc/<pid>/root.
+	ids := podAttack(t)
 	time.Sleep(time.Second) // let the ring buffer drain
 	cancel()
 	if err := <-done; err != nil {
@@ -191,9 +194,8 @@ func TestLiveEqualsReplay(t *testing.T) {
 	}
 	mine := func(lines []string) []string {
 		var out []string
-		pidText := " pid=" + strconv.Itoa(root) + " "
 		for _, l := range lines {
-			if strings.Contains(l, pidText) || strings.Contains(l, "ppid="+strconv.Itoa(root)+" ") || strings.HasPrefix(l, "Every event") {
+			if strings.HasPrefix(l, "Every event") || strings.Contains(l, "container_id="+ids[0][:12]) || strings.Contains(l, "container_id="+ids[1][:12]) {
 				out = append(out, l)
 			}
 		}
@@ -202,6 +204,15 @@ func TestLiveEqualsReplay(t *testing.T) {
 	lv, rp := mine(live), mine(replayed)
 	if len(lv) < 100 {
 		t.Fatalf("only %d live alerts for the workload: %q", len(lv), lv)
+	}
+	cross := 0
+	for _, l := range rp {
+		if strings.HasPrefix(l, "Modify ld.so.preload of another container") {
+			cross++
+		}
+	}
+	if cross != 1 {
+		t.Errorf("replay raised %d cross-container preload alerts, want 1", cross)
 	}
 	diffs := 0
 	for i := 0; i < max(len(lv), len(rp)); i++ {
@@ -248,4 +259,36 @@ func tokenDiff(a, b string) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// podAttack runs the scenario's step 3 in a podman pod with a shared pid
+// namespace and returns the ids of the sidecar and the attacker.
+func podAttack(t *testing.T) [2]string {
+	t.Helper()
+	testenv.RequirePodman(t)
+	pod := "ts-parity-pod-" + strconv.Itoa(os.Getpid())
+	_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run()
+	testenv.Podman(t, "pod", "create", "--name", pod, "--share", "pid")
+	t.Cleanup(func() { _ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
+	sidecar := testenv.StartContainer(t, "ts-parity-sidecar-"+strconv.Itoa(os.Getpid()), []string{"--pod", pod}, "sh", "-c", "while true; do sleep 1; done")
+	hostPid := testenv.Podman(t, "inspect", "-f", "{{.State.Pid}}", sidecar)
+	status, err := os.ReadFile("/proc/" + hostPid + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var podPid string
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "NSpid:" {
+			podPid = f[len(f)-1]
+		}
+	}
+	if podPid == "" {
+		t.Fatalf("no NSpid for the sidecar's shell in %s", status)
+	}
+	attacker := testenv.StartContainer(t, "ts-parity-attacker-"+strconv.Itoa(os.Getpid()), []string{"--pod", pod},
+		"sh", "-c", "echo /lib/x.so >> /proc/"+podPid+"/root/etc/ld.so.preload")
+	if code := testenv.Podman(t, "wait", attacker); code != "0" {
+		t.Fatalf("the attack exited %s: %s", code, testenv.Podman(t, "logs", attacker))
+	}
+	return [2]string{sidecar, attacker}
 }

@@ -834,6 +834,9 @@ func (m *Machine) fillFromClone(sc *capture.Syscall, p *Process) {
 	if v, ok := intParam(sc, "vtid"); ok {
 		p.VTid = v
 	}
+	if v, ok := intParam(sc, "pidns_init_start_ts"); ok && v != 0 {
+		p.PidNSStart = v
+	}
 	if cg, ok := listParam(sc, "cgroups"); ok {
 		m.setCgroups(p, cg)
 	}

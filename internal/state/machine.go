@@ -2,6 +2,8 @@ package state
 
 import (
 	"path"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/truesightsec/truesight/internal/capture"
@@ -189,13 +191,7 @@ func (m *Machine) Handle(sc *capture.Syscall, facts *Facts, params bool) (*event
 		m.paths(sc, proc)
 	}
 	if fd := ev.FD; fd != nil && fd.TargetContainer == "" && proc != nil && fd.Type == event.FDFile {
-		// Without the kernel's word on which mount namespace holds the
-		// file, it is taken to live in the process's own root, as Falco
-		// assumes.
-		fd.TargetContainer = proc.ContainerID
-		if fd.TargetContainer == "" {
-			fd.TargetContainer = container.HostID
-		}
+		m.fileRoot(proc, fd)
 	}
 	return ev, proc
 }
@@ -328,4 +324,69 @@ func (m *Machine) paths(sc *capture.Syscall, p *Process) {
 		}
 		return true
 	})
+}
+
+// fileRoot decides, without the kernel's word, which root holds a file:
+// through /proc/<pid>/root/... the root of that process (found by its pid
+// in the caller's pid namespace), else the process's own, as Falco
+// assumes.
+func (m *Machine) fileRoot(p *Process, fd *event.FD) {
+	owner, rest := p, fd.Name
+	if pid, tail, ok := procRoot(fd.Name); ok {
+		if q := m.inPidNS(p, pid); q != nil {
+			owner, rest = q, tail
+		}
+	}
+	fd.TargetContainer = owner.ContainerID
+	if fd.TargetContainer == "" {
+		fd.TargetContainer = container.HostID
+	}
+	if fd.TargetPath == "" {
+		fd.TargetPath = rest
+	}
+}
+
+// procRoot splits /proc/<pid>/root/<rest> ("self" is pid 0); rest keeps
+// its leading slash.
+func procRoot(name string) (pid int64, rest string, ok bool) {
+	after, found := strings.CutPrefix(name, "/proc/")
+	if !found {
+		return 0, "", false
+	}
+	num, tail, found := strings.Cut(after, "/")
+	if !found || !strings.HasPrefix(tail, "root") || len(tail) > 4 && tail[4] != '/' {
+		return 0, "", false
+	}
+	rest = tail[4:]
+	if rest == "" {
+		rest = "/"
+	}
+	if num == "self" || num == "thread-self" {
+		return 0, rest, true
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, "", false
+	}
+	return n, rest, true
+}
+
+// inPidNS finds the process that pid names for p: in p's own pid
+// namespace, told apart by the start of the namespace's init (the
+// capture format's pidns_init_start_ts); pid 0 is p itself.
+func (m *Machine) inPidNS(p *Process, pid int64) *Process {
+	if pid == 0 {
+		return p
+	}
+	if p.VPid == 0 || p.VPid == p.Pid {
+		// The host's pid namespace: pids are the table's.
+		return m.Table.Get(pid)
+	}
+	var found *Process
+	m.Table.Each(func(q *Process) {
+		if found == nil && q.VPid == pid && q.PidNSStart == p.PidNSStart {
+			found = q
+		}
+	})
+	return found
 }
