@@ -40,6 +40,9 @@ type Plan struct {
 	// Uncapturable are event types some rule needs that no syscall
 	// produces (and no process record does), sorted.
 	Uncapturable []string
+	// Data says a rule or output reads I/O data (evt.buffer, the data
+	// argument): the sensor must copy it.
+	Data bool
 }
 
 // PlanFor derives the sensor's syscall set from the rules' event-type index
@@ -52,6 +55,11 @@ func PlanFor(eng *engine.Engine) Plan {
 	var missing []string
 	for _, t := range eng.CaptureTypes(event.SourceSyscall) {
 		name := t.String()
+		for sys, ev := range eventOfSyscall {
+			if ev == name {
+				name = sys
+			}
+		}
 		if _, ok := sensor.SyscallNumber(name); ok {
 			set[name] = true
 			continue
@@ -68,6 +76,7 @@ func PlanFor(eng *engine.Engine) Plan {
 	sort.Strings(p.Syscalls)
 	sort.Strings(missing)
 	p.Uncapturable = missing
+	p.Data = eng.ReadsIOData()
 	return p
 }
 

@@ -133,7 +133,11 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 
 	a.plan = PlanFor(eng)
 	a.ringSize = cfg.RingBufferSize(sensor.OnlineCPUs())
-	if a.sensor, err = sensor.Open(sensor.Options{Syscalls: a.plan.Syscalls, RingBufferSize: a.ringSize}); err != nil {
+	snaplen := 0
+	if a.plan.Data {
+		snaplen = cfg.Truesight.Snaplen
+	}
+	if a.sensor, err = sensor.Open(sensor.Options{Syscalls: a.plan.Syscalls, RingBufferSize: a.ringSize, Snaplen: snaplen}); err != nil {
 		return nil, err
 	}
 	copts := opts.Containers
@@ -332,6 +336,9 @@ func (a *Agent) Reload(cfg *config.Config) error {
 		next, _, diags := engine.Load(sourcesOrError(r), opts)
 		if next == nil {
 			return nil, errors.New(diags.Errors().String())
+		}
+		if p := PlanFor(next); p.Data && !a.plan.Data {
+			a.log.Warn("reloaded rules read I/O data (evt.buffer) the sensor was not started to copy; restart to capture it")
 		}
 		if p := PlanFor(next); strings.Join(p.Syscalls, ",") != strings.Join(a.plan.Syscalls, ",") {
 			a.log.Warn("reloaded rules need syscalls the sensor was not started with; restart to capture them", "needed", strings.Join(p.Syscalls, ","))

@@ -54,7 +54,11 @@ func startAgentWith(t *testing.T, srcs []rules.Source, opts engine.Options, with
 		t.Fatalf("load rules: %v", diags.Errors())
 	}
 	plan := PlanFor(eng)
-	s, err := sensor.Open(sensor.Options{Syscalls: plan.Syscalls})
+	snaplen := 0
+	if plan.Data {
+		snaplen = sensor.DefaultSnaplen
+	}
+	s, err := sensor.Open(sensor.Options{Syscalls: plan.Syscalls, Snaplen: snaplen})
 	if err != nil {
 		t.Fatalf("open sensor: %v", err)
 	}

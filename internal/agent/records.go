@@ -37,6 +37,14 @@ var syscallArgs = map[string][]string{
 	"listen":       {"fd", "backlog"},
 	"sendto":       {"fd", "data", "size", "-flags", "addr"},
 	"recvfrom":     {"fd", "data", "size", "-flags", "addr"},
+	"read":         {"fd", "data", "size"},
+	"write":        {"fd", "data", "size"},
+	"pread64":      {"fd", "data", "size", "pos"}, // event pread
+	"pwrite64":     {"fd", "data", "size", "pos"}, // event pwrite
+	"readv":        {"fd", "-iov", "-iovcnt"},
+	"writev":       {"fd", "-iov", "-iovcnt"},
+	"preadv":       {"fd", "-iov", "-iovcnt", "pos"},
+	"pwritev":      {"fd", "-iov", "-iovcnt", "pos"},
 	"sendmsg":      {"fd", "-msg", "-flags"},
 	"recvmsg":      {"fd", "-msg", "-flags"},
 	"shutdown":     {"fd", "how"},
@@ -87,6 +95,10 @@ var syscallArgs = map[string][]string{
 	"vfork":        {},
 }
 
+// eventOfSyscall names the event of syscalls Falco's event table calls
+// otherwise.
+var eventOfSyscall = map[string]string{"pread64": "pread", "pwrite64": "pwrite"}
+
 // row is a syscall's translation, made from the table and the event
 // table on first use.
 type row struct {
@@ -112,7 +124,11 @@ func rowOf(nr int) *row {
 	}
 	r.known = true
 	r.name = sensor.SyscallName(nr)
-	code, ok := capture.ExitCode(r.name)
+	event := r.name
+	if alias, ok := eventOfSyscall[r.name]; ok {
+		event = alias
+	}
+	code, ok := capture.ExitCode(event)
 	if !ok || r.name == "" {
 		r.code = capture.CodeGenericX
 		r.generic, _ = capture.SyscallID(r.name)
@@ -212,7 +228,7 @@ func (t *Translator) param(r *sensor.Record, rw *row, i int, pi capture.ParamInf
 			t.addSockAddr(sc)
 			return
 		case capture.ParamByteBuf:
-			b.AddEmpty()
+			t.addData(sc, pi)
 			return
 		case capture.ParamCharBuf:
 			b.AddText(sc.Str)
@@ -271,6 +287,9 @@ func (t *Translator) param(r *sensor.Record, rw *row, i int, pi capture.ParamInf
 		return
 	case "uargs":
 		b.AddText(sc.Str)
+		return
+	case "data":
+		t.addData(sc, pi)
 		return
 	}
 	b.AddEmpty()
@@ -485,4 +504,14 @@ func (t *Translator) genericFacts(rw *row, sc *sensor.SyscallRecord) {
 			paths++
 		}
 	}
+}
+
+// addData adds the I/O data the sensor copied (the first snaplen bytes),
+// or an empty buffer.
+func (t *Translator) addData(sc *sensor.SyscallRecord, pi capture.ParamInfo) {
+	if pi.Name == "data" && sc.HasData {
+		t.built.AddBytes(sc.Data)
+		return
+	}
+	t.built.AddEmpty()
 }

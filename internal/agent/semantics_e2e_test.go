@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -64,6 +65,30 @@ func TestLiveFieldSemanticsInAContainer(t *testing.T) {
 			if field(al, k) != v {
 				t.Errorf("%s: %s = %v, want %v", c.rule, k, field(al, k), v)
 			}
+		}
+	}
+}
+
+// evt.buffer live: a rule on the data of a write sees its first snaplen
+// bytes, in a container, as Falco shows them.
+func TestLiveWriteDataReachesEvtBuffer(t *testing.T) {
+	testenv.RequirePodman(t)
+	own := rules.Source{Name: "data.yaml", Data: []byte(`
+- rule: Secret written
+  desc: a write whose data holds a marker
+  condition: evt.type = write and evt.buffer contains ts-secret-marker
+  output: "secret written data=%evt.buffer arg=%evt.arg.data size=%evt.arg.size res=%evt.res rawres=%evt.rawres container=%container.id"
+  priority: NOTICE
+`)}
+	a := startAgent(t, []rules.Source{own}, engine.Options{})
+	id := testenv.StartContainer(t, "ts-e2e-data-"+strconv.Itoa(os.Getpid()), nil, "sh", "-c", "echo hello ts-secret-marker > /dev/null")
+	if code := testenv.Podman(t, "wait", id); code != "0" {
+		t.Fatalf("the script exited %s", code)
+	}
+	al := a.waitFor(t, "Secret written", func(al *output.Alert) bool { return field(al, "container.id") == id[:12] })[0]
+	for k, v := range map[string]any{"evt.buffer": "hello ts-secret-marker\n", "evt.res": "SUCCESS", "evt.rawres": "23", "evt.arg.size": "23"} {
+		if got := fmt.Sprint(field(al, k)); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
 }
