@@ -303,27 +303,51 @@ func (m *Machine) paths(sc *capture.Syscall, p *Process) {
 		return
 	}
 	dirfd := int64(atFDCWD)
-	sc.Each(func(e *capture.Event, i int, pi capture.ParamInfo) bool {
-		switch pi.Type {
-		case capture.ParamFD, capture.ParamFD32:
-			if pi.Name != "fd" && pi.Name != "res" {
-				dirfd, _ = e.Int(i)
+	for _, e := range [2]*capture.Event{sc.Exit, sc.Enter} {
+		if e == nil {
+			continue
+		}
+		for i := 0; i < e.NParams && i < len(e.Info.Params); i++ {
+			pi := e.Info.Params[i]
+			if e == sc.Enter && sc.Exit.Info.ParamIndex(pi.Name) >= 0 {
+				continue // the exit half has it
 			}
-		case capture.ParamFSPath, capture.ParamFSRelPath:
-			d := int64(atFDCWD)
-			if pi.Type == capture.ParamFSRelPath {
-				d = dirfd
-			}
-			slot := 0
-			if pi.Name == "newpath" || pi.Name == "linkpath" {
-				slot = 1
-			}
-			if m.ev.Paths[slot] == "" {
+			switch pi.Type {
+			case capture.ParamFD, capture.ParamFD32:
+				if pi.Name != "fd" && pi.Name != "res" {
+					dirfd, _ = e.Int(i)
+				}
+			case capture.ParamFSPath, capture.ParamFSRelPath:
+				d := int64(atFDCWD)
+				if pi.Type == capture.ParamFSRelPath {
+					d = dirfd
+				}
+				slot := 0
+				if pi.Name == "newpath" || pi.Name == "linkpath" {
+					slot = 1
+				}
+				if m.ev.Paths[slot] != "" {
+					continue
+				}
+				if fd := m.ev.FD; slot == 0 && fd != nil && fd.Type == event.FDFile && paramIs(e, i, fd.NameRaw) {
+					// An open's path: its fd is named by it already.
+					m.ev.Paths[0] = fd.Name
+					continue
+				}
 				m.ev.Paths[slot] = resolvePath(p, d, e.String(i))
 			}
 		}
-		return true
-	})
+	}
+}
+
+// paramIs reports whether string parameter i of e is s, without making a
+// string of it.
+func paramIs(e *capture.Event, i int, s string) bool {
+	b := e.Param(i)
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	return string(b) == s
 }
 
 // fileRoot decides, without the kernel's word, which root holds a file:
