@@ -1,10 +1,6 @@
-package harness
+package enginetest
 
-import (
-	"strconv"
-	"strings"
-	"syscall"
-)
+import "syscall"
 
 // Open flags as the kernel encodes them (amd64), for Open's flags argument.
 const (
@@ -19,63 +15,6 @@ const (
 	ODirectory = syscall.O_DIRECTORY
 	OCloexec   = syscall.O_CLOEXEC
 )
-
-// openFlagNames lists open flags in the order of Falco's flag table, which
-// is the order their names appear in evt.arg.flags.
-var openFlagNames = []struct {
-	bit  int
-	name string
-}{
-	{syscall.O_DIRECTORY, "O_DIRECTORY"},
-	{syscall.O_DIRECT, "O_DIRECT"},
-	{syscall.O_TRUNC, "O_TRUNC"},
-	{syscall.O_NONBLOCK, "O_NONBLOCK"},
-	{syscall.O_EXCL, "O_EXCL"},
-	{syscall.O_APPEND, "O_APPEND"},
-	{syscall.O_CREAT, "O_CREAT"},
-}
-
-// OpenFlagsText renders kernel open flags as Falco's evt.arg.flags does,
-// e.g. O_WRONLY|O_CREAT|O_TRUNC as "O_TRUNC|O_CREAT|O_WRONLY". Sync and
-// large-file flags are not rendered.
-func OpenFlagsText(flags int) string {
-	var names []string
-	for _, f := range openFlagNames {
-		if flags&f.bit != 0 {
-			names = append(names, f.name)
-		}
-	}
-	switch flags & syscall.O_ACCMODE {
-	case syscall.O_RDWR:
-		names = append(names, "O_RDWR")
-	case syscall.O_WRONLY:
-		names = append(names, "O_WRONLY")
-	default:
-		names = append(names, "O_RDONLY")
-	}
-	if flags&syscall.O_CLOEXEC != 0 {
-		names = append(names, "O_CLOEXEC")
-	}
-	return strings.Join(names, "|")
-}
-
-// ExecFlagsText renders the execve exit's flags parameter as Falco does:
-// the names of the set flags in table order, or the number 0 when none is.
-func ExecFlagsText(writable, upper, memfd, lower bool) string {
-	var names []string
-	for _, f := range []struct {
-		set  bool
-		name string
-	}{{writable, "EXE_WRITABLE"}, {upper, "EXE_UPPER_LAYER"}, {memfd, "EXE_FROM_MEMFD"}, {lower, "EXE_LOWER_LAYER"}} {
-		if f.set {
-			names = append(names, f.name)
-		}
-	}
-	if len(names) == 0 {
-		return "0"
-	}
-	return strings.Join(names, "|")
-}
 
 // capNames are the Linux capabilities by bit number.
 var capNames = []string{
@@ -108,7 +47,7 @@ func capSet(names []string) uint64 {
 	for _, n := range names {
 		i := indexOf(capNames, n)
 		if i < 0 {
-			panic("harness: unknown capability " + n)
+			panic("enginetest: unknown capability " + n)
 		}
 		set |= 1 << uint(i)
 	}
@@ -124,18 +63,17 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
-// socketDomains maps the address families tests use to their numbers.
-var socketDomains = map[string]int64{
-	"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16, "AF_PACKET": 17,
+// socketDomains maps the address families tests use to the kernel's numbers.
+var socketDomains = map[string]uint16{
+	"AF_UNIX": syscall.AF_UNIX, "AF_INET": syscall.AF_INET, "AF_INET6": syscall.AF_INET6,
+	"AF_NETLINK": syscall.AF_NETLINK, "AF_PACKET": syscall.AF_PACKET,
 }
 
 // ptraceRequests maps ptrace requests to the kernel's numbers.
-var ptraceRequests = map[string]int64{
+var ptraceRequests = map[string]uint64{
 	"PTRACE_TRACEME": 0, "PTRACE_PEEKTEXT": 1, "PTRACE_PEEKDATA": 2, "PTRACE_PEEKUSR": 3,
 	"PTRACE_POKETEXT": 4, "PTRACE_POKEDATA": 5, "PTRACE_POKEUSR": 6, "PTRACE_CONT": 7,
 	"PTRACE_KILL": 8, "PTRACE_SINGLESTEP": 9, "PTRACE_GETREGS": 12, "PTRACE_SETREGS": 13,
 	"PTRACE_ATTACH": 16, "PTRACE_DETACH": 17, "PTRACE_SYSCALL": 24,
 	"PTRACE_SETOPTIONS": 0x4200, "PTRACE_SEIZE": 0x4206, "PTRACE_INTERRUPT": 0x4207,
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
