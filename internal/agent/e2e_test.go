@@ -240,28 +240,7 @@ func TestPreloadWriteOnHostInPrivateMountNamespaceSaysHost(t *testing.T) {
 func TestPreloadWriteThroughProcRootNamesBothContainers(t *testing.T) {
 	testenv.RequirePodman(t)
 	a := startAgentWithRuntime(t, defaultSources(), engine.Options{})
-	pod := "ts-e2e-pod-" + strconv.Itoa(os.Getpid())
-	_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run()
-	testenv.Podman(t, "pod", "create", "--name", pod, "--share", "pid")
-	t.Cleanup(func() { _ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
-	sidecar := testenv.StartContainer(t, "ts-e2e-sidecar-"+strconv.Itoa(os.Getpid()), []string{"--pod", pod}, "sh", "-c", "while true; do sleep 1; done")
-	hostPid := testenv.Podman(t, "inspect", "-f", "{{.State.Pid}}", sidecar)
-	status, err := os.ReadFile("/proc/" + hostPid + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var podPid string
-	for _, line := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "NSpid:" {
-			podPid = f[len(f)-1]
-		}
-	}
-	if podPid == "" {
-		t.Fatalf("no NSpid for the sidecar's shell in %s", status)
-	}
-	target := "/proc/" + podPid + "/root/etc/ld.so.preload"
-	attacker := testenv.StartContainer(t, "ts-e2e-attacker-"+strconv.Itoa(os.Getpid()), []string{"--pod", pod}, "sh", "-c", "echo /lib/x.so >> "+target)
-	testenv.Podman(t, "wait", attacker)
+	sidecar, attacker, target := podAttack(t, "ts-e2e")
 	got := a.waitFor(t, "Modify ld.so.preload of another container", func(al *output.Alert) bool { return field(al, "container.id") == attacker[:12] })
 	if len(got) != 1 {
 		for _, al := range got {

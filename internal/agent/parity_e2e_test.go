@@ -169,7 +169,8 @@ func TestLiveEqualsReplay(t *testing.T) {
 	}
 	// A pod sharing its pid namespace: one container writes the other's
 	// preload file through /proc/<pid>/root.
-	ids := podAttack(t)
+	sidecar, attacker, _ := podAttack(t, "ts-parity")
+	ids := [2]string{sidecar, attacker}
 	time.Sleep(time.Second) // let the ring buffer drain
 	cancel()
 	if err := <-done; err != nil {
@@ -262,15 +263,18 @@ func tokenDiff(a, b string) string {
 }
 
 // podAttack runs the scenario's step 3 in a podman pod with a shared pid
-// namespace and returns the ids of the sidecar and the attacker.
-func podAttack(t *testing.T) [2]string {
+// namespace: the attacker container appends to the sidecar's preload file
+// through /proc/<pid>/root. It returns both containers' ids and the path
+// the attacker wrote.
+func podAttack(t *testing.T, prefix string) (sidecar, attacker, target string) {
 	t.Helper()
 	testenv.RequirePodman(t)
-	pod := "ts-parity-pod-" + strconv.Itoa(os.Getpid())
+	suffix := strconv.Itoa(os.Getpid())
+	pod := prefix + "-pod-" + suffix
 	_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run()
 	testenv.Podman(t, "pod", "create", "--name", pod, "--share", "pid")
 	t.Cleanup(func() { _ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
-	sidecar := testenv.StartContainer(t, "ts-parity-sidecar-"+strconv.Itoa(os.Getpid()), []string{"--pod", pod}, "sh", "-c", "while true; do sleep 1; done")
+	sidecar = testenv.StartContainer(t, prefix+"-sidecar-"+suffix, []string{"--pod", pod}, "sh", "-c", "while true; do sleep 1; done")
 	hostPid := testenv.Podman(t, "inspect", "-f", "{{.State.Pid}}", sidecar)
 	status, err := os.ReadFile("/proc/" + hostPid + "/status")
 	if err != nil {
@@ -285,10 +289,11 @@ func podAttack(t *testing.T) [2]string {
 	if podPid == "" {
 		t.Fatalf("no NSpid for the sidecar's shell in %s", status)
 	}
-	attacker := testenv.StartContainer(t, "ts-parity-attacker-"+strconv.Itoa(os.Getpid()), []string{"--pod", pod},
-		"sh", "-c", "echo /lib/x.so >> /proc/"+podPid+"/root/etc/ld.so.preload")
+	target = "/proc/" + podPid + "/root/etc/ld.so.preload"
+	attacker = testenv.StartContainer(t, prefix+"-attacker-"+suffix, []string{"--pod", pod}, "sh", "-c", "echo /lib/x.so >> "+target)
 	if code := testenv.Podman(t, "wait", attacker); code != "0" {
 		t.Fatalf("the attack exited %s: %s", code, testenv.Podman(t, "logs", attacker))
 	}
-	return [2]string{sidecar, attacker}
+	return sidecar, attacker, target
 }
+

@@ -245,16 +245,17 @@ func fdFromTable(f *capture.FDInfo) *event.FD {
 	return fd
 }
 
+// l4Protos pairs the capture format's layer-4 protocols with truesight's.
+var l4Protos = [...]struct {
+	capture uint8
+	event   event.L4Proto
+}{{capture.L4TCP, event.L4TCP}, {capture.L4UDP, event.L4UDP}, {capture.L4ICMP, event.L4ICMP}, {capture.L4Raw, event.L4Raw}}
+
 func l4(p uint8) event.L4Proto {
-	switch p {
-	case capture.L4TCP:
-		return event.L4TCP
-	case capture.L4UDP:
-		return event.L4UDP
-	case capture.L4ICMP:
-		return event.L4ICMP
-	case capture.L4Raw:
-		return event.L4Raw
+	for _, l := range l4Protos {
+		if l.capture == p {
+			return l.event
+		}
 	}
 	return event.L4Unknown
 }

@@ -85,15 +85,10 @@ var captureFDTypes = map[event.FDType]capture.FDType{
 }
 
 func captureL4(p event.L4Proto) uint8 {
-	switch p {
-	case event.L4TCP:
-		return capture.L4TCP
-	case event.L4UDP:
-		return capture.L4UDP
-	case event.L4ICMP:
-		return capture.L4ICMP
-	case event.L4Raw:
-		return capture.L4Raw
+	for _, l := range l4Protos {
+		if l.event == p {
+			return l.capture
+		}
 	}
 	return capture.L4Unknown
 }
