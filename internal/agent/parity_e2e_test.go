@@ -296,4 +296,3 @@ func podAttack(t *testing.T, prefix string) (sidecar, attacker, target string) {
 	}
 	return sidecar, attacker, target
 }
-
