@@ -142,10 +142,6 @@ type stableCase struct {
 	name string
 	evt  func() *fields.Ctx
 	want string
-	// stateGives, when set, is the alert line the state machine gives
-	// today where it differs from Falco's (want): a known defect, named
-	// at the case. Once it is mended the case fails until this is removed.
-	stateGives string
 }
 
 var stableCases = []stableCase{
@@ -519,7 +515,6 @@ var stableCases = []stableCase{
 		// socket's flags parameter has no names: libsinsp resolves none and
 		// evt.args prints the bare number, but state.Machine's addParam
 		// marks every flags parameter symbolic and prints num(text).
-		stateGives: "09:26:53.589793238: Notice Packet socket was created in a container | socket_info=fd=3 domain=17(AF_PACKET) type=3 proto=768 flags=0(0)  connection=<NA> lport=<NA> rport=<NA> fd_type=<NA> fd_proto=<NA> evt_type=socket user=root user_uid=0 user_loginuid=-1 process=tcpdump proc_exepath=/usr/bin/tcpdump parent=bash command=tcpdump -i eth0 -w /tmp/cap.pcap terminal=34816",
 	},
 	{
 		rule: "Packet socket created in container",
@@ -917,13 +912,8 @@ func TestStableRules(t *testing.T) {
 				t.Fatalf("rule did not fire; matched %q", names(rs))
 			}
 			got := rs[i].Alert(c).Text(output.TextOptions{Location: time.UTC})
-			switch {
-			case tc.stateGives == "" && got != tc.want:
+			if got != tc.want {
 				t.Errorf("alert text\n got: %s\nwant: %s", got, tc.want)
-			case tc.stateGives != "" && got == tc.want:
-				t.Errorf("the state now gives Falco's alert line: remove the case's stateGives")
-			case tc.stateGives != "" && got != tc.stateGives:
-				t.Errorf("alert text\n got: %s\nwant: %s\n(Falco's: %s)", got, tc.stateGives, tc.want)
 			}
 		})
 	}

@@ -103,7 +103,7 @@ func (m *Machine) applyFile(p *Process, fd *event.FD, f *FileFacts) {
 
 // markOwn marks the agent's own children, whose events are not judged.
 func (m *Machine) markOwn(p *Process) {
-	if m.Self != 0 && (p.PPid == m.Self || p.Parent != nil && p.Parent.Own) {
+	if m.Self > 0 && (p.PPid == m.Self || p.Parent != nil && p.Parent.Own) {
 		p.Own = true
 	}
 }

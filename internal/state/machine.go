@@ -36,7 +36,7 @@ type Machine struct {
 	// OnThreadExit, when set, is told each thread whose exit was applied.
 	OnThreadExit func(tid int64)
 	// Self is the pid whose children are marked Own (the agent itself);
-	// 0 marks none.
+	// 0 or less marks none.
 	Self int64
 
 	// UnknownThreads counts threads first seen in an event rather than in
@@ -281,8 +281,13 @@ func (m *Machine) addParam(e *capture.Event, i int, name string) {
 		}
 	case capture.ParamFlags8, capture.ParamFlags16, capture.ParamFlags32, capture.ParamEnumFlags8,
 		capture.ParamEnumFlags16, capture.ParamEnumFlags32, capture.ParamSigType, capture.ParamMode:
-		// Names of a number: evt.args prints num(NAMES), as Falco does.
-		m.ev.AddSym(name, s, n)
+		// Names of a number: evt.args prints num(NAMES), as Falco does;
+		// a number no name resolves prints alone.
+		if isDigits(s) {
+			m.ev.AddParam(name, s, n)
+		} else {
+			m.ev.AddSym(name, s, n)
+		}
 	case capture.ParamErrno:
 		if n < 0 && (len(s) == 0 || s[0] != '-') {
 			m.ev.AddSym(name, s, n) // -2(ENOENT)
@@ -413,4 +418,13 @@ func (m *Machine) inPidNS(p *Process, pid int64) *Process {
 		}
 	})
 	return found
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
