@@ -24,6 +24,8 @@ const (
 	fldHdrSize   = 4
 	fileInfoSize = 64
 	sockInfoSize = 48
+	fdPairSize   = 16
+	capInfoSize  = 24
 
 	taskIDsOff  = 32 // task_ids in sc_rec
 	procInfoOff = 32 // proc_info in proc_rec and fork_rec
@@ -47,6 +49,8 @@ const (
 	ftEnv      = 12
 	ftCgroup   = 13
 	ftData     = 14
+	ftFDs      = 15
+	ftCaps     = 16
 
 	slotFD   = 0
 	slotDir0 = 1
@@ -357,6 +361,24 @@ func (d *Decoder) fields(b []byte, start int, r *Record) error {
 			s.HasData = true
 			s.DataLen = int64(le.Uint64(data))
 			s.Data = append([]byte{}, data[8:]...)
+		case ftFDs:
+			if n < fdPairSize || r.Kind != KindSyscall {
+				continue
+			}
+			s.HasFDs = true
+			s.FDs[0] = int64(int32(le.Uint32(data[0:])))
+			s.FDs[1] = int64(int32(le.Uint32(data[4:])))
+			s.PipeIno = le.Uint64(data[8:])
+		case ftCaps:
+			if n < capInfoSize || r.Kind != KindSyscall {
+				continue
+			}
+			s.HasCaps = true
+			s.Caps = Caps{
+				Effective:   le.Uint64(data[0:]),
+				Permitted:   le.Uint64(data[8:]),
+				Inheritable: le.Uint64(data[16:]),
+			}
 		}
 	}
 	return nil

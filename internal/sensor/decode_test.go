@@ -290,6 +290,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(writeRecord(f, 200, dataField(200, []byte("GET / HTTP/1.1"))))
 	f.Add(finish(marshal(f, sensorBPFExitRec{H: sensorBPFRecHdr{Kind: uint16(KindExit)}})))
 	f.Add(finish(marshal(f, sensorBPFForkRec{H: sensorBPFRecHdr{Kind: uint16(KindFork)}})))
+	f.Add(scRecord(f, 293, 0, field(ftFDs, 0, marshal(f, sensorBPFFdPair{Fds: [2]int32{3, 4}, Ino: 99}))))
+	f.Add(scRecord(f, 126, 0, field(ftCaps, 0, marshal(f, sensorBPFCapInfo{Effective: 1, Permitted: 2, Inheritable: 3}))))
 	f.Add([]byte{})
 	d := NewDecoder(0)
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -15,7 +15,10 @@
 // writes, sends and receives is copied (its first Options.Snaplen bytes)
 // only when a snaplen is set, which the agent does only for rules that
 // read evt.buffer: a constant of the BPF object, so that at 0 the copy is
-// not even in the loaded program.
+// not even in the loaded program. For pipe, pipe2 and socketpair the
+// kernel side reads the two fds the call wrote to the caller's memory (and
+// the pipe's inode), for capset the caller's capability sets at exit, so
+// that fd tables and capabilities follow live as they do in a capture.
 //
 // Open loads and attaches everything, Read returns records one at a time,
 // Snapshot lists the processes that already exist, Stats reads the per-CPU

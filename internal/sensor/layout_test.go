@@ -16,6 +16,8 @@ func TestWireLayout(t *testing.T) {
 		fi   sensorBPFFileInfo
 		si   sensorBPFSockInfo
 		spec sensorBPFScSpec
+		fp   sensorBPFFdPair
+		ci   sensorBPFCapInfo
 	)
 	tests := []struct {
 		name      string
@@ -32,6 +34,12 @@ func TestWireLayout(t *testing.T) {
 		{"sizeof sc_spec", unsafe.Sizeof(spec), 16},
 		{"sc_spec.data_arg", unsafe.Offsetof(spec.DataArg), 13},
 		{"sc_spec.count_arg", unsafe.Offsetof(spec.CountArg), 14},
+		{"sc_spec.pair_arg", unsafe.Offsetof(spec.PairArg), 15},
+		{"sizeof fd_pair", unsafe.Sizeof(fp), fdPairSize},
+		{"fd_pair.ino", unsafe.Offsetof(fp.Ino), 8},
+		{"sizeof cap_info", unsafe.Sizeof(ci), capInfoSize},
+		{"cap_info.permitted", unsafe.Offsetof(ci.Permitted), 8},
+		{"cap_info.inheritable", unsafe.Offsetof(ci.Inheritable), 16},
 
 		{"rec_hdr.size", unsafe.Offsetof(sc.H.Size), 8},
 		{"rec_hdr.kind", unsafe.Offsetof(sc.H.Kind), 12},

@@ -18,6 +18,8 @@ const (
 	scDataOut  = 0x400  // I/O data written from the buffer: ret bytes, or all asked for
 	scDataIOV  = 0x800  // the data argument is an iovec array of count entries
 	scDataMsg  = 0x1000 // the data argument is a msghdr, whose msg_iov holds the data
+	scFDPair   = 0x2000 // on success, the two fds written to the int[2] at pairArg
+	scCaps     = 0x4000 // the caller's capability sets at exit
 )
 
 // DefaultSnaplen is Falco's snaplen: how many bytes of each read or
@@ -42,6 +44,7 @@ type plan struct {
 	argvArg    uint8 // exec's argv array
 	dataArg    uint8 // the I/O data's buffer, iovec array or msghdr
 	countArg   uint8 // the buffer's size, or the iovec count
+	pairArg    uint8 // the int[2] pipe, pipe2 and socketpair fill
 }
 
 // plans lists every syscall the sensor knows how to decode beyond its raw
@@ -131,6 +134,12 @@ var plans = map[string]plan{
 	"inotify_init1":     {flags: scRetFD},
 	"timerfd_create":    {flags: scRetFD},
 	"bpf":               {},
+
+	// The fds written to the caller's int[2], and the new capabilities.
+	"pipe":       {flags: scFDPair, pairArg: 1},
+	"pipe2":      {flags: scFDPair, pairArg: 1},
+	"socketpair": {flags: scFDPair, pairArg: 4},
+	"capset":     {flags: scCaps},
 }
 
 // spec is the kernel's struct sc_spec for syscall nr.
@@ -149,6 +158,7 @@ func spec(nr int) sensorBPFScSpec {
 		ArgvArg:    p.argvArg,
 		DataArg:    p.dataArg,
 		CountArg:   p.countArg,
+		PairArg:    p.pairArg,
 	}
 }
 

@@ -108,6 +108,23 @@ type SyscallRecord struct {
 	Data    []byte
 	DataLen int64
 	HasData bool
+	// FDs are the two fds a successful pipe, pipe2 or socketpair wrote
+	// to the caller's int[2] (read end first for a pipe); HasFDs says the
+	// record carries them. PipeIno is the inode of the first fd's file:
+	// for pipe and pipe2 the pipe's inode (Falco's ino), 0 when unknown.
+	FDs     [2]int64
+	HasFDs  bool
+	PipeIno uint64
+	// Caps are the caller's capability sets at capset's exit, as its
+	// credentials hold them (whether or not the call succeeded); HasCaps
+	// says the record carries them.
+	Caps    Caps
+	HasCaps bool
+}
+
+// Caps are a task's capability sets, one bit per CAP_* number.
+type Caps struct {
+	Effective, Permitted, Inheritable uint64
 }
 
 // Name returns the x86_64 syscall name.

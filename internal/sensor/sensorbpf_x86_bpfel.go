@@ -13,6 +13,13 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type sensorBPFCapInfo struct {
+	_           structs.HostLayout
+	Effective   uint64
+	Permitted   uint64
+	Inheritable uint64
+}
+
 type sensorBPFExitRec struct {
 	_             structs.HostLayout
 	H             sensorBPFRecHdr
@@ -22,6 +29,12 @@ type sensorBPFExitRec struct {
 	GroupDead     uint32
 	Pad           uint32
 	Comm          [16]int8
+}
+
+type sensorBPFFdPair struct {
+	_   structs.HostLayout
+	Fds [2]int32
+	Ino uint64
 }
 
 type sensorBPFFileInfo struct {
@@ -132,7 +145,7 @@ type sensorBPFScSpec struct {
 	ArgvArg    uint8
 	DataArg    uint8
 	CountArg   uint8
-	_          [1]byte
+	PairArg    uint8
 }
 
 type sensorBPFSockInfo struct {
@@ -185,7 +198,9 @@ const (
 	sensorBPFProgSchedFork     = "sched_fork"
 	sensorBPFProgSnapshot      = "snapshot"
 	sensorBPFProgSysExit       = "sys_exit"
+	sensorBPFVarUnusedCapInfo  = "_unused_cap_info"
 	sensorBPFVarUnusedExitRec  = "_unused_exit_rec"
+	sensorBPFVarUnusedFdPair   = "_unused_fd_pair"
 	sensorBPFVarUnusedFileInfo = "_unused_file_info"
 	sensorBPFVarUnusedFld      = "_unused_fld"
 	sensorBPFVarUnusedForkRec  = "_unused_fork_rec"
@@ -264,7 +279,9 @@ type sensorBPFMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorBPFVariableSpecs struct {
+	UnusedCapInfo  *ebpf.VariableSpec `ebpf:"_unused_cap_info"`
 	UnusedExitRec  *ebpf.VariableSpec `ebpf:"_unused_exit_rec"`
+	UnusedFdPair   *ebpf.VariableSpec `ebpf:"_unused_fd_pair"`
 	UnusedFileInfo *ebpf.VariableSpec `ebpf:"_unused_file_info"`
 	UnusedFld      *ebpf.VariableSpec `ebpf:"_unused_fld"`
 	UnusedForkRec  *ebpf.VariableSpec `ebpf:"_unused_fork_rec"`
@@ -321,7 +338,9 @@ func (m *sensorBPFMaps) Close() error {
 //
 // It can be passed to loadSensorBPFObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorBPFVariables struct {
+	UnusedCapInfo  *ebpf.Variable `ebpf:"_unused_cap_info"`
 	UnusedExitRec  *ebpf.Variable `ebpf:"_unused_exit_rec"`
+	UnusedFdPair   *ebpf.Variable `ebpf:"_unused_fd_pair"`
 	UnusedFileInfo *ebpf.Variable `ebpf:"_unused_file_info"`
 	UnusedFld      *ebpf.Variable `ebpf:"_unused_fld"`
 	UnusedForkRec  *ebpf.Variable `ebpf:"_unused_fork_rec"`

@@ -124,6 +124,8 @@ const struct exit_rec *_unused_exit_rec __attribute__((unused));
 const struct fld *_unused_fld __attribute__((unused));
 const struct file_info *_unused_file_info __attribute__((unused));
 const struct sock_info *_unused_sock_info __attribute__((unused));
+const struct fd_pair *_unused_fd_pair __attribute__((unused));
+const struct cap_info *_unused_cap_info __attribute__((unused));
 
 /* Older kernels' layouts, for CO-RE fallbacks. */
 struct kernfs_node___old {
@@ -983,6 +985,49 @@ static __always_inline void put_data(struct ebuf *b, struct sc_spec *spec, __u64
 	fld_end(b, p, FT_DATA, 0, 8 + want);
 }
 
+/* Appends FT_FDS: the two fds a successful pipe, pipe2 or socketpair wrote
+ * to the caller's int[2] (the page was just written, so it is present), and
+ * the inode of the first one's file. */
+static __always_inline void put_fd_pair(struct ebuf *b, struct task_struct *t, __u64 uptr)
+{
+	struct fd_pair *fp;
+	__u64 f;
+	__u8 *p;
+
+	if (!uptr)
+		return;
+	p = fld_begin(b);
+	if (!p)
+		return;
+	fp = (void *)(p + sizeof(struct fld));
+	if (bpf_probe_read_user(fp->fds, sizeof(fp->fds), (void *)uptr))
+		return;
+	fp->ino = 0;
+	f = fd_file(t, fp->fds[0]);
+	if (f)
+		fp->ino = KPTR(struct file, f)->f_inode->i_ino;
+	fld_end(b, p, FT_FDS, 0, sizeof(*fp));
+}
+
+/* Appends FT_CAPS: the caller's capability sets as its creds hold them now.
+ * kernel_cap_t is one u64 since 6.3 and two u32 (same bytes) before. */
+static __always_inline void put_caps(struct ebuf *b, struct task_struct *t)
+{
+	const struct cred *c = t->cred;
+	struct cap_info *ci;
+	__u8 *p;
+
+	p = fld_begin(b);
+	if (!p)
+		return;
+	ci = (void *)(p + sizeof(struct fld));
+	if (bpf_core_read(&ci->effective, sizeof(__u64), &c->cap_effective) ||
+	    bpf_core_read(&ci->permitted, sizeof(__u64), &c->cap_permitted) ||
+	    bpf_core_read(&ci->inheritable, sizeof(__u64), &c->cap_inheritable))
+		return;
+	fld_end(b, p, FT_CAPS, 0, sizeof(*ci));
+}
+
 static __always_inline int is_relative(struct ebuf *b, __u32 off)
 {
 	/* off is where the FT_PATH field started; its first byte follows the header */
@@ -1138,6 +1183,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		put_user_argv(b, r->args[(spec.argv_arg - 1) & 7], compat);
 
 	put_data(b, &spec, r->args, ret, compat);
+	if ((spec.flags & SC_FD_PAIR) && ret == 0 && spec.pair_arg && spec.pair_arg <= 6)
+		put_fd_pair(b, t, r->args[(spec.pair_arg - 1) & 7]);
+	if (spec.flags & SC_CAPS)
+		put_caps(b, t);
 
 	/* Base directories of relative paths, unless the fd already tells. */
 	if (!((spec.flags & SC_RET_FD) && ret >= 0) && !(spec.flags & SC_NEW_CWD)) {

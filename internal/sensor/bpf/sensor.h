@@ -39,6 +39,8 @@
 #define FT_ENV 12      /* NUL-separated environment */
 #define FT_CGROUP 13   /* cgroup path of the task */
 #define FT_DATA 14     /* I/O data: __u64 bytes the syscall moved, then the first snaplen of them */
+#define FT_FDS 15      /* struct fd_pair: the two fds pipe, pipe2, socketpair wrote to the caller */
+#define FT_CAPS 16     /* struct cap_info: the caller's capability sets at exit (capset) */
 
 /* Slots of FT_FILE / FT_FILE_PATH. */
 #define SLOT_FD 0     /* the fd returned, or the fd argument, or the mapped file */
@@ -72,6 +74,8 @@
 #define SC_DATA_OUT 0x400  /* data written from user memory: ret bytes, or all asked for when ret <= 0 */
 #define SC_DATA_IOV 0x800  /* data_arg is a struct iovec array of count_arg entries */
 #define SC_DATA_MSG 0x1000 /* data_arg is a struct user_msghdr: its msg_iov, msg_iovlen */
+#define SC_FD_PAIR 0x2000  /* on success, the int[2] at pair_arg (FT_FDS) */
+#define SC_CAPS 0x4000     /* the caller's capability sets at exit (FT_CAPS) */
 
 #define MAX_PATH 4096
 #define MAX_ARGS 4096
@@ -151,6 +155,19 @@ struct sock_info {
 	__u8 _pad[5];
 };
 
+/* FT_FDS: what pipe, pipe2 and socketpair wrote to the caller's int[2]. */
+struct fd_pair {
+	__s32 fds[2];
+	__u64 ino; /* inode of the first fd's file (the pipe's), 0 if none */
+};
+
+/* FT_CAPS: the task's capability sets (kernel_cap_t, a u64 on 6.x). */
+struct cap_info {
+	__u64 effective;
+	__u64 permitted;
+	__u64 inheritable;
+};
+
 struct proc_info {
 	__u64 cap_eff;
 	__u64 cap_prm;
@@ -221,6 +238,7 @@ struct sc_spec {
 	__u8 argv_arg;
 	__u8 data_arg;  /* the buffer, iovec array or msghdr of the I/O data */
 	__u8 count_arg; /* the buffer's size, or the iovec count */
+	__u8 pair_arg;  /* the int[2] of SC_FD_PAIR */
 };
 
 struct stats {
