@@ -29,7 +29,7 @@ var StateSyscalls = []string{
 	"clone", "clone3", "fork", "vfork", "execve", "execveat",
 	"close", "dup", "dup2", "dup3", "chdir", "fchdir",
 	"setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "setsid",
-	"socket", "connect", "accept", "accept4", "bind",
+	"socket", "connect", "accept", "accept4", "bind", "pipe", "pipe2", "socketpair",
 	"open", "openat", "openat2", "creat", "memfd_create",
 }
 

@@ -249,6 +249,13 @@ func (t *Translator) param(r *sensor.Record, rw *row, i int, pi capture.ParamInf
 			return
 		}
 	case "ino":
+		if rw.name == "pipe" || rw.name == "pipe2" {
+			if sc.HasFDs {
+				b.AddNum(int64(sc.PipeIno))
+				return
+			}
+			break
+		}
 		if sc.File.Valid && sc.Ret >= 0 {
 			b.AddNum(int64(sc.File.Ino))
 			return
@@ -281,9 +288,34 @@ func (t *Translator) param(r *sensor.Record, rw *row, i int, pi capture.ParamInf
 			return
 		}
 	case "fd1", "fd2":
-		// The sensor does not read the fds a pipe or socketpair wrote to
-		// the caller's memory: unknown, so no fd is made up.
+		// The fds a pipe or socketpair wrote to the caller's memory; when
+		// the sensor has none (a failed call), unknown, so no fd is made up.
+		if sc.HasFDs {
+			n := sc.FDs[0]
+			if pi.Name == "fd2" {
+				n = sc.FDs[1]
+			}
+			b.AddNum(n)
+			return
+		}
 		b.AddNum(-1)
+		return
+	case "cap_inheritable", "cap_permitted", "cap_effective":
+		// The sets as the caller's credentials hold them at exit. Without
+		// them the parameter is left without a value, not 0: the state
+		// machine then keeps the caps it knows instead of clearing them.
+		if !sc.HasCaps {
+			b.AddBytes(nil)
+			return
+		}
+		switch pi.Name {
+		case "cap_inheritable":
+			b.AddNum(int64(sc.Caps.Inheritable))
+		case "cap_permitted":
+			b.AddNum(int64(sc.Caps.Permitted))
+		default:
+			b.AddNum(int64(sc.Caps.Effective))
+		}
 		return
 	case "uargs":
 		b.AddText(sc.Str)
