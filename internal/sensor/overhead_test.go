@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if n := os.Getenv(writeLoopEnv); n != "" {
 		os.Exit(writeLoop(n, os.Getenv(writeLoopSizeEnv)))
 	}
+	if n := os.Getenv(pairLoopEnv); n != "" {
+		os.Exit(pairLoop(n, os.Getenv(pairLoopKindEnv)))
+	}
 	os.Exit(m.Run())
 }
 

@@ -1,0 +1,144 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// pairLoopEnv makes the test binary a workload that makes that many pipes
+// (pipe2, closing both ends) or capsets (setting the sets it has), as
+// pairLoopKindEnv says, and prints the elapsed nanoseconds.
+const (
+	pairLoopEnv     = "TS_SENSOR_PAIRLOOP"
+	pairLoopKindEnv = "TS_SENSOR_PAIRLOOP_KIND"
+)
+
+func pairLoop(count, kind string) int {
+	n, err := strconv.Atoi(count)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var fds [2]int
+	start := time.Now()
+	for range n {
+		switch kind {
+		case "pipe2":
+			if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			unix.Close(fds[0])
+			unix.Close(fds[1])
+		case "capset":
+			if err := unix.Capset(&hdr, &data[0]); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		default:
+			fmt.Fprintln(os.Stderr, "unknown loop", kind)
+			return 2
+		}
+	}
+	fmt.Println(time.Since(start).Nanoseconds())
+	return 0
+}
+
+// BenchmarkPairAndCapsOverhead prices reading pipe2's fds (and the pipe's
+// inode) and capset's sets in the kernel: a process makes and closes pipes,
+// or sets its capabilities, in a loop (run with -benchtime=200000x), with
+// no sensor, with the syscall reported with its arguments only, and with
+// the extra read. bpf-ns/op is the kernel program's run time per loop
+// round, over every sys_exit of the machine (a pipe round is three
+// syscalls, the closes unreported).
+func BenchmarkPairAndCapsOverhead(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		syscall  string
+		attached bool
+		extra    bool
+	}{
+		{"pipe2/sensor=false", "pipe2", false, false},
+		{"pipe2/args-only", "pipe2", true, false},
+		{"pipe2/fds", "pipe2", true, true},
+		{"capset/sensor=false", "capset", false, false},
+		{"capset/args-only", "capset", true, false},
+		{"capset/caps", "capset", true, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var s *Sensor
+			done := make(chan int)
+			if c.attached {
+				requireKernel(b)
+				if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
+					defer stats.Close()
+				}
+				if !c.extra {
+					saved := plans[c.syscall]
+					plans[c.syscall] = plan{}
+					defer func() { plans[c.syscall] = saved }()
+				}
+				var err error
+				if s, err = Open(Options{Syscalls: []string{c.syscall}}); err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				go func() {
+					var r Record
+					n := 0
+					for s.Read(ctx, &r) == nil {
+						n++
+					}
+					done <- n
+				}()
+				defer func() {
+					cancel()
+					<-done
+					s.Close()
+				}()
+			}
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), pairLoopEnv+"="+strconv.Itoa(b.N), pairLoopKindEnv+"="+c.syscall)
+			b.ResetTimer()
+			out, err := cmd.Output()
+			b.StopTimer()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				b.Fatalf("workload: %v\n%s", err, ee.Stderr)
+			} else if err != nil {
+				b.Fatal(err)
+			}
+			ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(ns/float64(b.N), "ns/op-loop")
+			if s != nil {
+				st, err := s.Stats()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(st.Drops), "drops")
+				if ps, err := s.objs.SysExit.Stats(); err == nil && ps.RunCount > 0 {
+					b.ReportMetric(float64(ps.Runtime.Nanoseconds())/float64(b.N), "bpf-ns/op")
+				}
+			}
+		})
+	}
+}
