@@ -171,6 +171,14 @@ func TestLiveEqualsReplay(t *testing.T) {
 	// preload file through /proc/<pid>/root.
 	sidecar, attacker, _ := podAttack(t, "ts-parity")
 	ids := [2]string{sidecar, attacker}
+	if os.Getenv("TS_DEBUG") != "" {
+		time.Sleep(time.Second)
+		table.Each(func(p *state.Process) {
+			if strings.HasPrefix(p.ContainerID, sidecar[:12]) || strings.HasPrefix(p.ContainerID, attacker[:12]) {
+				t.Logf("pid=%d vpid=%d ppid=%d comm=%s mnt=%d pidns=%d start=%d ctr=%.12s", p.Pid, p.VPid, p.PPid, p.Comm, p.MntNS, p.PidNS, p.PidNSStart, p.ContainerID)
+			}
+		})
+	}
 	time.Sleep(time.Second) // let the ring buffer drain
 	cancel()
 	if err := <-done; err != nil {

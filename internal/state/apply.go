@@ -734,6 +734,12 @@ func (m *Machine) clone(sc *capture.Syscall, facts *Facts) *Process {
 			m.learnUser(sc, parent)
 		}
 		m.forget()
+		if parent.VPid > 0 && parent.VPid != parent.Pid {
+			// A caller in a pid namespace of its own is given the child's
+			// id in that namespace, not the host's: the child's own half
+			// introduces it, as libsinsp has it.
+			return parent
+		}
 		if thread {
 			m.Table.Fork(parent.Pid, parent.Pid, res, true, x.Time)
 		} else if child := m.Table.Fork(parent.Pid, res, res, false, x.Time); child != nil {

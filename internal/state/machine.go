@@ -400,6 +400,22 @@ func procRoot(name string) (pid int64, rest string, ok bool) {
 	return n, rest, true
 }
 
+// samePidNS reports whether two processes share a pid namespace: by its
+// inode when the kernel said (live), else by when its init started, which
+// the sensor converts from the kernel's boot-time clock with a few
+// nanoseconds of jitter between records.
+func samePidNS(p, q *Process) bool {
+	if p.PidNS != 0 && q.PidNS != 0 {
+		return p.PidNS == q.PidNS
+	}
+	d := p.PidNSStart - q.PidNSStart
+	return p.PidNSStart != 0 && d > -pidNSStartJitter && d < pidNSStartJitter
+}
+
+// pidNSStartJitter bounds how far apart two records may put the start of
+// one pid namespace's init.
+const pidNSStartJitter = 1e6 // 1 ms
+
 // inPidNS finds the process that pid names for p: in p's own pid
 // namespace, told apart by the start of the namespace's init (the
 // capture format's pidns_init_start_ts); pid 0 is p itself.
@@ -413,7 +429,7 @@ func (m *Machine) inPidNS(p *Process, pid int64) *Process {
 	}
 	var found *Process
 	m.Table.Each(func(q *Process) {
-		if found == nil && q.VPid == pid && q.PidNSStart == p.PidNSStart {
+		if found == nil && q.VPid == pid && samePidNS(p, q) {
 			found = q
 		}
 	})
