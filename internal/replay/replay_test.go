@@ -168,7 +168,7 @@ var stateColumns = []string{"evt.type", "proc.name", "proc.pid", "proc.ppid", "p
 	"proc.aname[2]", "proc.aname[3]", "proc.pcmdline", "proc.args", "proc.sname", "proc.tty",
 	"user.loginuid", "user.loginname", "group.gid", "group.name",
 	"fd.directory", "fd.filename", "fd.typechar", "fd.connected",
-	"fd.sip", "fd.sport", "fd.lport", "fd.rport", "evt.is_open_read", "evt.is_open_write",
+	"fd.sip", "fd.sport", "fd.lport", "fd.rport", "evt.is_open_read", "evt.is_open_write", "evt.is_open_exec",
 	"container.image.repository", "container.privileged",
 	"evt.is_io", "evt.is_io_read", "evt.is_io_write", "evt.io_dir"}
 
