@@ -463,6 +463,9 @@ func resolvePath(p *Process, dirfd int64, name string) string {
 		return ""
 	}
 	if name[0] == '/' {
+		if isCleanAbs(name) {
+			return name // most paths: no need to rebuild them
+		}
 		return path.Clean(name)
 	}
 	base := p.Cwd
@@ -475,6 +478,24 @@ func resolvePath(p *Process, dirfd int64, name string) string {
 		return name
 	}
 	return path.Join(base, name)
+}
+
+// isCleanAbs reports whether an absolute path is already what path.Clean
+// makes of it: no empty, "." or ".." element and no trailing slash.
+func isCleanAbs(name string) bool {
+	if len(name) > 1 && name[len(name)-1] == '/' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] != '/' || i+1 == len(name) {
+			continue
+		}
+		rest := name[i+1:]
+		if rest[0] == '/' || rest[0] == '.' && (len(rest) == 1 || rest[1] == '/' || rest[1] == '.' && (len(rest) == 2 || rest[2] == '/')) {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *Machine) open(sc *capture.Syscall, p *Process) {
