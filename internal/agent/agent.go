@@ -284,7 +284,9 @@ func touchesLoaderConfig(e *event.Event) bool {
 	switch {
 	case openTypes[e.Type]:
 		if e.FD == nil || e.FD.Flags&3 == 0 && e.Type != event.MustType("creat") {
-			if f, ok := e.Param("flags"); !ok || f.Num&3 == 0 {
+			// The number alone: rendering every parameter of every
+			// read-only open would cost more than the rules do.
+			if f, ok := e.ParamNum("flags"); !ok || f&3 == 0 {
 				return false
 			}
 		}

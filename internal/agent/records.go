@@ -192,6 +192,7 @@ func (t *Translator) buildSyscall(r *sensor.Record) bool {
 	if sc.File.Valid && sc.Ret >= 0 {
 		t.facts.File = stateFile(&sc.File)
 	}
+	t.facts.Path = sc.Path[0] // what the first path parameter is made of
 	switch rw.name {
 	case "execve", "execveat":
 		t.failedExec(r, rw)

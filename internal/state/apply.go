@@ -239,7 +239,7 @@ func (m *Machine) apply(sc *capture.Syscall, facts *Facts) *Process {
 	case kProcExit:
 		m.post = postAction{exit: true, pid: p.Pid, tid: x.Tid}
 	case kOpen:
-		m.open(sc, p)
+		m.open(sc, p, facts)
 		if facts != nil && m.ev.FD != nil {
 			m.applyFile(p, m.ev.FD, &facts.File)
 		}
@@ -498,14 +498,16 @@ func isCleanAbs(name string) bool {
 	return true
 }
 
-func (m *Machine) open(sc *capture.Syscall, p *Process) {
+func (m *Machine) open(sc *capture.Syscall, p *Process, facts *Facts) {
 	ev := &m.ev
 	n, ok := intParam(sc, "fd")
 	if !ok {
 		n = ev.Res
 	}
-	raw := stringParam(sc, "name")
-	if raw == "" {
+	var raw string
+	if facts != nil && facts.Path != "" {
+		raw = facts.Path // the parameter's text, already a string
+	} else if raw = stringParam(sc, "name"); raw == "" {
 		raw = stringParam(sc, "path")
 	}
 	dirfd := int64(atFDCWD)

@@ -15,6 +15,10 @@ type Facts struct {
 	File FileFacts
 	// Task describes the process after an exec or a fork.
 	Task *TaskFacts
+	// Path is the text of the event's first path parameter, as the sensor
+	// already holds it as a string (so it is not copied again); "" when
+	// unknown. It never differs from the parameter.
+	Path string
 	// Generic is what the sensor read of a syscall that has no event of
 	// its own in the format (truncate, ftruncate, sethostname...): a
 	// generic event carries only the syscall's id.
