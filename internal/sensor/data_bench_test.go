@@ -2,12 +2,9 @@ package sensor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -101,32 +98,7 @@ func BenchmarkWriteDataOverhead(b *testing.B) {
 					s.Close()
 				}()
 			}
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), writeLoopEnv+"="+strconv.Itoa(b.N), writeLoopSizeEnv+"="+strconv.Itoa(size))
-			b.ResetTimer()
-			out, err := cmd.Output()
-			b.StopTimer()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				b.Fatalf("workload: %v\n%s", err, ee.Stderr)
-			} else if err != nil {
-				b.Fatal(err)
-			}
-			ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(ns/float64(b.N), "ns/write")
-			if s != nil {
-				st, err := s.Stats()
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(float64(st.Drops), "drops")
-				if ps, err := s.objs.SysExit.Stats(); err == nil && ps.RunCount > 0 {
-					b.ReportMetric(float64(ps.Runtime.Nanoseconds())/float64(ps.RunCount), "bpf-ns/syscall")
-				}
-			}
+			timeWorkload(b, s, []string{writeLoopEnv + "=" + strconv.Itoa(b.N), writeLoopSizeEnv + "=" + strconv.Itoa(size)}, "ns/write", false)
 		})
 	}
 }

@@ -96,34 +96,7 @@ func BenchmarkOpenCloseOverhead(b *testing.B) {
 					s.Close()
 				}()
 			}
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), openLoopEnv+"="+strconv.Itoa(b.N), openLoopFileEnv+"="+file)
-			b.ResetTimer()
-			out, err := cmd.Output()
-			b.StopTimer()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				b.Fatalf("workload: %v\n%s", err, ee.Stderr)
-			} else if err != nil {
-				b.Fatal(err)
-			}
-			ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(ns/float64(b.N), "ns/open+close")
-			if s != nil {
-				st, err := s.Stats()
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(float64(st.Drops), "drops")
-				// sys_exit runs for every syscall on the machine; most
-				// are filtered out after a map lookup.
-				if ps, err := s.objs.SysExit.Stats(); err == nil && ps.RunCount > 0 {
-					b.ReportMetric(float64(ps.Runtime.Nanoseconds())/float64(ps.RunCount), "bpf-ns/syscall")
-				}
-			}
+			timeWorkload(b, s, []string{openLoopEnv + "=" + strconv.Itoa(b.N), openLoopFileEnv + "=" + file}, "ns/open+close", false)
 		})
 	}
 }
@@ -145,4 +118,45 @@ func BenchmarkSnapshot(b *testing.B) {
 		n = len(procs)
 	}
 	b.ReportMetric(float64(n), "processes")
+}
+
+// timeWorkload runs the test binary as a workload with env, which prints
+// the nanoseconds its loop of b.N rounds took, and reports them per round
+// as unit; with a sensor, also its drops and the BPF time per syscall (or
+// per round, perRound).
+func timeWorkload(b *testing.B, s *Sensor, env []string, unit string, perRound bool) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), env...)
+	b.ResetTimer()
+	out, err := cmd.Output()
+	b.StopTimer()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		b.Fatalf("workload: %v\n%s", err, ee.Stderr)
+	} else if err != nil {
+		b.Fatal(err)
+	}
+	ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(ns/float64(b.N), unit)
+	if s == nil {
+		return
+	}
+	st, err := s.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(st.Drops), "drops")
+	// sys_exit runs for every syscall on the machine; most are filtered
+	// out after a map lookup.
+	if ps, err := s.objs.SysExit.Stats(); err == nil && ps.RunCount > 0 {
+		if perRound {
+			b.ReportMetric(float64(ps.Runtime.Nanoseconds())/float64(b.N), "bpf-ns/op")
+		} else {
+			b.ReportMetric(float64(ps.Runtime.Nanoseconds())/float64(ps.RunCount), "bpf-ns/syscall")
+		}
+	}
 }

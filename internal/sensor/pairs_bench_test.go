@@ -2,12 +2,9 @@ package sensor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -113,32 +110,7 @@ func BenchmarkPairAndCapsOverhead(b *testing.B) {
 					s.Close()
 				}()
 			}
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), pairLoopEnv+"="+strconv.Itoa(b.N), pairLoopKindEnv+"="+c.syscall)
-			b.ResetTimer()
-			out, err := cmd.Output()
-			b.StopTimer()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				b.Fatalf("workload: %v\n%s", err, ee.Stderr)
-			} else if err != nil {
-				b.Fatal(err)
-			}
-			ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(ns/float64(b.N), "ns/op-loop")
-			if s != nil {
-				st, err := s.Stats()
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(float64(st.Drops), "drops")
-				if ps, err := s.objs.SysExit.Stats(); err == nil && ps.RunCount > 0 {
-					b.ReportMetric(float64(ps.Runtime.Nanoseconds())/float64(b.N), "bpf-ns/op")
-				}
-			}
+			timeWorkload(b, s, []string{pairLoopEnv + "=" + strconv.Itoa(b.N), pairLoopKindEnv + "=" + c.syscall}, "ns/op-loop", true)
 		})
 	}
 }
