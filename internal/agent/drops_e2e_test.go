@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,16 +18,7 @@ import (
 )
 
 // buildTruesight builds the command into the test's directory.
-func buildTruesight(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "truesight")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/truesight")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v: %s", err, out)
-	}
-	return bin
-}
+func buildTruesight(t *testing.T) string { return testenv.Truesight(t) }
 
 // burst reads every file under /usr from four processes at once, which
 // overflows a 1 MiB ring buffer within a second or two on a 2-core host.

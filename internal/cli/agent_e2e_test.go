@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/truesightsec/truesight/internal/testenv"
 )
 
 // liveAgent is the real truesight binary running `truesight run` with its
@@ -26,12 +28,7 @@ type liveAgent struct {
 func startAgent(t *testing.T, env []string, args ...string) *liveAgent {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "truesight")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/truesight")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v: %s", err, out)
-	}
+	bin := testenv.Truesight(t)
 	a := &liveAgent{alerts: filepath.Join(dir, "alerts.json")}
 	cmd := exec.Command(bin, append([]string{"run", "--duration", "90s", "--json", "-o", "webserver.enabled=false",
 		"-o", "stdout_output.enabled=false", "-o", "file_output.enabled=true", "-o", "file_output.filename=" + a.alerts}, args...)...)

@@ -16,16 +16,7 @@ import (
 )
 
 // buildBinary builds truesight into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "truesight")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/truesight")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v: %s", err, out)
-	}
-	return bin
-}
+func buildBinary(t *testing.T) string { return testenv.Truesight(t) }
 
 // startBinary starts the binary and waits for a line on stderr.
 func startBinary(t *testing.T, ready string, bin string, args ...string) (*exec.Cmd, *bytes.Buffer) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,12 +23,7 @@ import (
 func TestRunDeliversALiveAlertOverHTTP(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "truesight")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/truesight")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v: %s", err, out)
-	}
+	bin := testenv.Truesight(t)
 
 	var mu sync.Mutex
 	var got []map[string]any

@@ -66,12 +66,7 @@ func TestPlainContainerStartsRaiseNothing(t *testing.T) {
 	requireOwnLibcImage(t)
 	dir := t.TempDir()
 
-	bin := filepath.Join(dir, "truesight")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/truesight")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Truesight(t)
 	churn := buildTool(t, dir, "churn", "-pthread")
 	churnCmd := startProcess(t, nil, churn, "300", "3600")
 

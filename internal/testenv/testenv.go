@@ -270,3 +270,22 @@ func Sysdig(t testing.TB) string {
 	}
 	return p
 }
+
+// Truesight builds the truesight command (static, as `make build` does)
+// into the test's temporary directory and returns its path, for tests
+// that run the agent as users do.
+func Truesight(t testing.TB) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatalf("find the module root: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "truesight")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/truesight")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build truesight: %v\n%s", err, out)
+	}
+	return bin
+}
