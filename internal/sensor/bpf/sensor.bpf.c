@@ -795,9 +795,11 @@ static __always_inline void put_process(struct ebuf *b, struct task_struct *t, _
 }
 
 /* Writes the record to the ring buffer. Waking the reader costs more than
- * writing a small record, so syscall records wake it only when the pending
- * data crosses wakeup_bytes; the reader also polls. Process records, rare
- * and wanted at once, always wake it (with the syscall records before them). */
+ * writing a small record, so syscall, fork and exit records wake it only
+ * when the pending data crosses wakeup_bytes; the reader also polls. Exec
+ * records, wanted at once (user space reads the new image's /proc entries
+ * while the process still runs), always wake it, with the records before
+ * them. */
 static __always_inline void submit(struct ebuf *b)
 {
 	struct rec_hdr *h = (void *)b->data;
@@ -807,7 +809,7 @@ static __always_inline void submit(struct ebuf *b)
 
 	h->size = size;
 	h->flags |= b->flags;
-	if (h->kind == KIND_SYSCALL) {
+	if (h->kind != KIND_EXEC) {
 		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
 		flags = BPF_RB_NO_WAKEUP;
