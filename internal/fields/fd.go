@@ -3,6 +3,7 @@ package fields
 import (
 	"net/netip"
 	"path"
+	"strings"
 
 	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/event"
@@ -27,9 +28,22 @@ func fdDirectory(fd *event.FD) (Value, bool) {
 		if fd.Name == "" {
 			return Value{}, false
 		}
-		return str(path.Dir(fd.Name))
+		return str(dirOf(fd.Name))
 	}
 	return Value{}, false
+}
+
+// dirOf is path.Dir without its copy for the usual case: of a clean
+// absolute path (as fd names are) the directory is a prefix of it.
+func dirOf(name string) string {
+	i := strings.LastIndexByte(name, '/')
+	switch {
+	case i == 0 && len(name) > 1:
+		return "/"
+	case i > 0 && i < len(name)-1 && name[0] == '/' && !strings.Contains(name, "//") && !strings.Contains(name, "/."):
+		return name[:i]
+	}
+	return path.Dir(name)
 }
 
 func isSocket(fd *event.FD) bool {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"github.com/truesightsec/truesight/internal/testenv"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,6 +71,14 @@ func TestSplitLongestPrefix(t *testing.T) {
 	for _, bad := range []string{"proc.nope", "proc.aname[x]", "proc.name[1]", "evt.arg", "foo"} {
 		if _, err := Resolve(bad); err == nil {
 			t.Errorf("%s: resolved, want an error", bad)
+		}
+	}
+}
+
+func TestDirOfIsPathDir(t *testing.T) {
+	for _, p := range []string{"/", "/etc", "/etc/passwd", "/a/b/c", "/etc/", "/etc//x", "/etc/./x", "/etc/../x", "/.x/y", "x", "x/y", "", "/a/.b", "//x"} {
+		if got, want := dirOf(p), path.Dir(p); got != want {
+			t.Errorf("dirOf(%q) = %q, path.Dir gives %q", p, got, want)
 		}
 	}
 }
