@@ -273,7 +273,7 @@ func init() {
 		}
 		return Value{}, false
 	})
-	fdField("fd.container.path", String, "truesight: path of the file inside the root of the container that holds it", func(c *Ctx, fd *event.FD) (Value, bool) {
+	fdField("fd.container.path", String, "truesight: path of the file inside the root of the container that holds it, as the kernel resolved it live (symlinks, .. and /proc/<pid>/root followed); in replay, the path given, through /proc/<pid>/root", func(c *Ctx, fd *event.FD) (Value, bool) {
 		return nonEmptyV(fd.TargetPath)
 	})
 	fdField("fd.cross_container", Bool, "truesight: true when the file lives in another container's root than the process's own (e.g. written through /proc/<pid>/root)", func(c *Ctx, fd *event.FD) (Value, bool) {
