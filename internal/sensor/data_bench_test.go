@@ -1,14 +1,12 @@
 package sensor
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -73,30 +71,9 @@ func BenchmarkWriteDataOverhead(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var s *Sensor
-			done := make(chan int)
 			if c.attached {
 				requireKernel(b)
-				if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
-					defer stats.Close()
-				}
-				var err error
-				if s, err = Open(Options{Syscalls: []string{"write"}, Snaplen: c.snaplen}); err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				go func() {
-					var r Record
-					n := 0
-					for s.Read(ctx, &r) == nil {
-						n++
-					}
-					done <- n
-				}()
-				defer func() {
-					cancel()
-					<-done
-					s.Close()
-				}()
+				s = drainedSensor(b, Options{Syscalls: []string{"write"}, Snaplen: c.snaplen})
 			}
 			timeWorkload(b, s, []string{writeLoopEnv + "=" + strconv.Itoa(b.N), writeLoopSizeEnv + "=" + strconv.Itoa(size)}, "ns/write", false)
 		})

@@ -70,31 +70,9 @@ func BenchmarkOpenCloseOverhead(b *testing.B) {
 	for _, attached := range []bool{false, true} {
 		b.Run("sensor="+strconv.FormatBool(attached), func(b *testing.B) {
 			var s *Sensor
-			done := make(chan int)
 			if attached {
 				requireKernel(b)
-				// Kernel-side run time of the programs, while this fd is open.
-				if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
-					defer stats.Close()
-				}
-				var err error
-				if s, err = Open(Options{Syscalls: strings.Fields(os.Getenv("TS_BENCH_SYSCALLS"))}); err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				go func() {
-					var r Record
-					n := 0
-					for s.Read(ctx, &r) == nil {
-						n++
-					}
-					done <- n
-				}()
-				defer func() {
-					cancel()
-					<-done
-					s.Close()
-				}()
+				s = drainedSensor(b, Options{Syscalls: strings.Fields(os.Getenv("TS_BENCH_SYSCALLS"))})
 			}
 			timeWorkload(b, s, []string{openLoopEnv + "=" + strconv.Itoa(b.N), openLoopFileEnv + "=" + file}, "ns/open+close", false)
 		})
@@ -159,4 +137,32 @@ func timeWorkload(b *testing.B, s *Sensor, env []string, unit string, perRound b
 			b.ReportMetric(float64(ps.Runtime.Nanoseconds())/float64(ps.RunCount), "bpf-ns/syscall")
 		}
 	}
+}
+
+// drainedSensor opens a sensor whose records a goroutine reads and drops,
+// with the kernel counting the programs' run time, until the benchmark
+// ends.
+func drainedSensor(b *testing.B, opts Options) *Sensor {
+	b.Helper()
+	if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
+		b.Cleanup(func() { stats.Close() })
+	}
+	s, err := Open(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var r Record
+		for s.Read(ctx, &r) == nil {
+		}
+	}()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+		s.Close()
+	})
+	return s
 }

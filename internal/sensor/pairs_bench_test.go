@@ -1,14 +1,12 @@
 package sensor
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,35 +78,14 @@ func BenchmarkPairAndCapsOverhead(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var s *Sensor
-			done := make(chan int)
 			if c.attached {
 				requireKernel(b)
-				if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
-					defer stats.Close()
-				}
 				if !c.extra {
 					saved := plans[c.syscall]
 					plans[c.syscall] = plan{}
 					defer func() { plans[c.syscall] = saved }()
 				}
-				var err error
-				if s, err = Open(Options{Syscalls: []string{c.syscall}}); err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				go func() {
-					var r Record
-					n := 0
-					for s.Read(ctx, &r) == nil {
-						n++
-					}
-					done <- n
-				}()
-				defer func() {
-					cancel()
-					<-done
-					s.Close()
-				}()
+				s = drainedSensor(b, Options{Syscalls: []string{c.syscall}})
 			}
 			timeWorkload(b, s, []string{pairLoopEnv + "=" + strconv.Itoa(b.N), pairLoopKindEnv + "=" + c.syscall}, "ns/op-loop", true)
 		})
