@@ -432,18 +432,8 @@ func (t *Translator) failedExec(r *sensor.Record, rw *row) {
 		switch pi.Name {
 		case "res":
 			b.AddNum(sc.Ret)
-		case "exe":
-			if len(sc.Argv) > 0 {
-				b.AddText(sc.Argv[0])
-			} else {
-				b.AddText(sc.Path[0])
-			}
-		case "args":
-			if len(sc.Argv) > 1 {
-				b.AddText(nulList(&t.scratch, sc.Argv[1:]))
-			} else {
-				b.AddEmpty()
-			}
+		case "exe", "args":
+			t.addArgv(pi.Name, sc.Argv, sc.Path[0])
 		case "filename":
 			b.AddText(sc.Path[0])
 		case "tid":

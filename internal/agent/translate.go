@@ -268,18 +268,8 @@ func (t *Translator) processParams(r *sensor.Record, info *sensor.ProcessInfo, p
 		switch pi.Name {
 		case "res":
 			b.AddNum(pp.res)
-		case "exe":
-			if len(info.Args) > 0 {
-				b.AddText(info.Args[0])
-			} else {
-				b.AddEmpty()
-			}
-		case "args":
-			if len(info.Args) > 1 {
-				b.AddText(nulList(&t.scratch, info.Args[1:]))
-			} else {
-				b.AddEmpty()
-			}
+		case "exe", "args":
+			t.addArgv(pi.Name, info.Args, "")
 		case "env":
 			b.AddText(nulList(&t.scratch, info.Env))
 		case "tid":
@@ -341,6 +331,22 @@ func (t *Translator) processParams(r *sensor.Record, info *sensor.ProcessInfo, p
 		default:
 			b.AddEmpty()
 		}
+	}
+}
+
+// addArgv adds the exe (argv[0], else fallback) or args (the rest, each
+// NUL-ended) parameter of an argument vector.
+func (t *Translator) addArgv(param string, argv []string, fallback string) {
+	b := &t.built
+	switch {
+	case param == "exe" && len(argv) > 0:
+		b.AddText(argv[0])
+	case param == "exe" && fallback != "":
+		b.AddText(fallback)
+	case param == "args" && len(argv) > 1:
+		b.AddText(nulList(&t.scratch, argv[1:]))
+	default:
+		b.AddEmpty()
 	}
 }
 
