@@ -17,7 +17,6 @@ import (
 	"github.com/truesightsec/truesight/internal/config"
 	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
-	"github.com/truesightsec/truesight/internal/fields"
 	"github.com/truesightsec/truesight/internal/output"
 	"github.com/truesightsec/truesight/internal/rules"
 	"github.com/truesightsec/truesight/internal/scan"
@@ -45,6 +44,8 @@ type Options struct {
 	Duration time.Duration
 	// Stderr receives rules diagnostics and the log (default os.Stderr).
 	Stderr io.Writer
+	// Parts run beside the event loop (detectors, the console); see Part.
+	Parts []Part
 }
 
 // Agent is `truesight run`: the sensor, process state, container registry,
@@ -80,6 +81,8 @@ type Agent struct {
 	stopWatch context.CancelFunc
 	closeOnce sync.Once
 	stopped   Stopped
+
+	obs observers
 }
 
 // Started describes what New set up.
@@ -182,6 +185,12 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 			a.log.Warn("web server not started; alerts still flow", "error", err)
 		}
 	}
+	env := &Env{Log: a.log, Config: cfg, Hostname: a.host, Containers: a.reg, Sensor: a.sensor, Metrics: a.metrics, a: a}
+	for _, p := range opts.Parts {
+		if err := p.Attach(env); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name(), err)
+		}
+	}
 	ok = true
 	return a, nil
 }
@@ -203,6 +212,12 @@ func (a *Agent) Engine() *engine.Engine { return a.loop.Engine.Load() }
 
 func (a *Agent) emit(al *output.Alert) {
 	a.metrics.Alert(al.Rule, al.Priority)
+	a.obs.Lock()
+	aobs := a.obs.alertObs
+	a.obs.Unlock()
+	for _, fn := range aobs {
+		fn(al)
+	}
 	a.disp.Send(al)
 }
 
@@ -249,10 +264,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.opts.ScanInterval > 0 {
 		sc := scan.New(scan.Options{Kernel: a.sensor, KernelBlindSpots: a.opts.KernelBlindSpots, Containers: a.reg.Lookup})
 		scanWG.Go(func() {
-			sc.Run(ctx, a.opts.ScanInterval, a.kick, func(f *scan.Finding) {
-				c := &fields.Ctx{Evt: f.Event(), Proc: f.Process, Hostname: a.host, Containers: a.reg.Lookup}
-				a.loop.Engine.Load().Match(c, func(r *engine.Rule) { a.loop.Counters.Alerts.Add(1); a.emit(r.Alert(c)) })
-			}, func(err error) { a.log.Warn("scan failed", "error", err) })
+			sc.Run(ctx, a.opts.ScanInterval, a.kick, func(f *scan.Finding) { a.report(f.Event(), f.Process) },
+				func(err error) { a.log.Warn("scan failed", "error", err) })
+		})
+	}
+	for _, p := range a.opts.Parts {
+		scanWG.Go(func() {
+			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("stopped with an error; the agent keeps running", "part", p.Name(), "error", err)
+			}
 		})
 	}
 

@@ -37,8 +37,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Server serves /healthz, /versions and /metrics.
+// Server serves /healthz, /versions and /metrics, and what parts add.
 type Server struct {
+	mux *http.ServeMux
 	srv *http.Server
 	ln  net.Listener
 	err chan error
@@ -118,6 +119,7 @@ func Listen(o Options) (*Server, error) {
 		ln = tls.NewListener(ln, tlsConf)
 	}
 	s := &Server{
+		mux: mux,
 		srv: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -135,6 +137,10 @@ func Listen(o Options) (*Server, error) {
 	}()
 	return s, nil
 }
+
+// Handle serves h at pattern (a ServeMux pattern) beside the server's
+// own endpoints; safe while the server runs.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Addr is the address the server listens on (useful with port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
