@@ -85,6 +85,7 @@ func newRunCmd() *cobra.Command {
 		cpuProf    string
 		scanEvery  time.Duration
 		blindSpots []string
+		pf         runFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -116,6 +117,10 @@ everything, and prints event and drop counts on stderr.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			parts, err := runParts(cfg, &pf)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			if !cmd.Flags().Changed("scan-interval") {
 				scanEvery = time.Duration(cfg.Truesight.ScanInterval)
 			}
@@ -130,7 +135,7 @@ everything, and prints event and drop counts on stderr.`,
 			ready := make(chan started, 1)
 			go func() {
 				a, err := agent.New(cfg, agent.Options{RulesFiles: rf.files, NoDefaultRules: rf.noDefaults, Containers: copts,
-					ScanInterval: scanEvery, KernelBlindSpots: spots, Duration: duration, Stderr: stderr})
+					ScanInterval: scanEvery, KernelBlindSpots: spots, Duration: duration, Stderr: stderr, Parts: parts})
 				ready <- started{a, err}
 			}()
 			var a *agent.Agent
