@@ -7,7 +7,7 @@ GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export CGO_ENABLED = 0
 export TRUESIGHT_CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
 
-.PHONY: all build test unit race lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
+.PHONY: image image-arm64 helm-check all build test unit race lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
 
 all: build
 
@@ -80,3 +80,22 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# image builds the agent's container image (FROM scratch: the binary and
+# CA certificates) with podman from the binary build made, pulling nothing;
+# tags localhost/truesight:VERSION and :latest.
+IMAGE ?= localhost/truesight
+image: build
+	bash scripts/image.sh $(BIN) $(IMAGE)
+
+# image-arm64 checks the arm64 binary builds (the image is multi-arch ready).
+image-arm64:
+	GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" -o bin/truesight-arm64 ./cmd/truesight
+
+# helm-check lints the chart and renders it with the default values and
+# each tier; the rendering tests decode every object strictly.
+helm-check:
+	$(GOBIN)/helm lint deploy/helm/truesight
+	$(GOBIN)/helm template truesight deploy/helm/truesight >/dev/null
+	$(GOBIN)/helm template truesight deploy/helm/truesight --set tier=enforce >/dev/null
+	$(GO) test -count=1 -run 'Chart' ./internal/deploytest/

@@ -17,7 +17,9 @@ import (
 	"github.com/truesightsec/truesight/internal/config"
 	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
+	"github.com/truesightsec/truesight/internal/node"
 	"github.com/truesightsec/truesight/internal/output"
+	"github.com/truesightsec/truesight/internal/preflight"
 	"github.com/truesightsec/truesight/internal/rules"
 	"github.com/truesightsec/truesight/internal/scan"
 	"github.com/truesightsec/truesight/internal/sensor"
@@ -115,8 +117,9 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("run needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN to load eBPF programs): try sudo %s", strings.Join(os.Args, " "))
+	// The same checks and lines as truesight preflight.
+	if err := preflight.Required(opts.Containers.HostRoot).Err(); err != nil {
+		return nil, fmt.Errorf("run cannot start: %w", err)
 	}
 	a := &Agent{opts: opts, cfg: cfg, log: cfg.Logger(opts.Stderr), seen: map[string]bool{}, kick: make(chan struct{}, 1)}
 	a.host, _ = os.Hostname()
@@ -262,7 +265,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	var scanWG sync.WaitGroup
 	if a.opts.ScanInterval > 0 {
-		sc := scan.New(scan.Options{Kernel: a.sensor, KernelBlindSpots: a.opts.KernelBlindSpots, Containers: a.reg.Lookup})
+		sc := scan.New(scan.Options{ProcPath: node.Root(a.opts.Containers.HostRoot).Path("/proc"), HostRoot: a.opts.Containers.HostRoot, Kernel: a.sensor, KernelBlindSpots: a.opts.KernelBlindSpots, Containers: a.reg.Lookup})
 		scanWG.Go(func() {
 			sc.Run(ctx, a.opts.ScanInterval, a.kick, func(f *scan.Finding) { a.report(f.Event(), f.Process) },
 				func(err error) { a.log.Warn("scan failed", "error", err) })

@@ -18,6 +18,7 @@ import (
 
 	"github.com/truesightsec/truesight/internal/config"
 	"github.com/truesightsec/truesight/internal/container"
+	"github.com/truesightsec/truesight/internal/node"
 )
 
 // runtimeFlags select the container runtime sockets.
@@ -149,7 +150,7 @@ runtime's socket is not reachable.`,
 			}
 
 			if procRoot == "" {
-				procRoot = filepath.Join("/", opts.HostRoot, "proc")
+				procRoot = node.Root(opts.HostRoot).Path("/proc")
 			}
 			procs, err := container.ScanProcs(procRoot)
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/fields"
+	"github.com/truesightsec/truesight/internal/node"
 	"github.com/truesightsec/truesight/internal/output"
 	"github.com/truesightsec/truesight/internal/scan"
 	"github.com/truesightsec/truesight/internal/sensor"
@@ -109,6 +110,8 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 			case <-time.After(2 * time.Second):
 			}
 			opts.Containers = reg.Lookup
+			opts.HostRoot = copts.HostRoot
+			opts.ProcPath = node.Root(copts.HostRoot).Path("/proc")
 			rep, err := scan.New(opts).Scan(ctx)
 			if err != nil {
 				return &exitError{code: 2, err: err}

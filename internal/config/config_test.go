@@ -198,6 +198,8 @@ func TestLoadErrorsNameTheKeyAndLine(t *testing.T) {
 			`falco.yaml:2:18: truesight.scan_interval: want a duration of 0s or more, got "-1s"`},
 		{"zero runtime timeout", "truesight:\n  containers:\n    timeout: 0s\n", nil,
 			`falco.yaml:3:14: truesight.containers.timeout: must be positive`},
+		{"relative host root", "truesight:\n  containers:\n    host_root: host\n", nil,
+			`falco.yaml:3:16: truesight.containers.host_root: "host" is not an absolute path: give the directory where the node's / is mounted, e.g. /host`},
 		{"port range", "webserver:\n  listen_port: 70000\n", nil,
 			`falco.yaml:2:16: webserver.listen_port: must be a port number from 1 to 65535, got 70000`},
 		{"content type header", "http_output:\n  custom_headers:\n    content-type: text/plain\n", nil,

@@ -104,6 +104,9 @@ func (d *decoder) validate(c *Config) {
 	if c.Truesight.Containers.Timeout <= 0 {
 		bad("truesight.containers.timeout", "must be positive")
 	}
+	if hr := c.Truesight.Containers.HostRoot; hr != "" && !strings.HasPrefix(hr, "/") {
+		bad("truesight.containers.host_root", "%q is not an absolute path: give the directory where the node's / is mounted, e.g. /host", hr)
+	}
 
 	d.validateDrops(c, bad)
 

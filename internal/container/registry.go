@@ -5,10 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/truesightsec/truesight/internal/node"
 )
 
 // Default socket paths, each tried under Options.HostRoot. A runtime whose
@@ -172,11 +173,7 @@ func NewRegistry(opts Options) *Registry {
 			paths = defaults
 		}
 		for _, p := range paths {
-			full := filepath.Join(opts.HostRoot, p)
-			if opts.HostRoot == "" {
-				full = p
-			}
-			r.clients = append(r.clients, &clientState{c: mk(full), explicit: explicit})
+			r.clients = append(r.clients, &clientState{c: mk(node.Root(opts.HostRoot).Path(p)), explicit: explicit})
 		}
 	}
 	// Order matters: a container known to several clients is described by
@@ -436,7 +433,7 @@ func (r *Registry) fetch(ctx context.Context, id string) *Info {
 		}
 		info, err := s.c.inspect(ctx, id)
 		if err == nil && info != nil {
-			checkNamespaces(info, filepath.Join(r.opts.HostRoot, "/proc"))
+			checkNamespaces(info, node.Root(r.opts.HostRoot).Path("/proc"))
 			return info
 		}
 	}

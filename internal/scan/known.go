@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/truesightsec/truesight/internal/node"
 )
 
 // standardLibDirs are where x86-64 glibc and musl systems keep the C
@@ -153,13 +155,13 @@ type hostFiles struct {
 }
 
 // learnHost reads the host's C runtime files and container runtime
-// binaries through the scanner's own root.
+// binaries through the node's root (the scanner's own on the node).
 func (s *Scanner) learnHost() {
 	h := &hostFiles{runtime: newKnownSet(), binaries: newKnownSet(), sizes: map[int64]bool{}}
 	s.host = h
-	rootfd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	rootfd, err := unix.Open(node.Root(s.opts.HostRoot).Path("/"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		s.report.Notes = append(s.report.Notes, fmt.Sprintf("open the scanner's own root: %v: the host's C runtime is not known", err))
+		s.report.Notes = append(s.report.Notes, fmt.Sprintf("open the node's root %s: %v: the host's C runtime is not known", node.Root(s.opts.HostRoot), err))
 		return
 	}
 	defer closeFD(rootfd)

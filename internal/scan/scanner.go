@@ -22,6 +22,10 @@ type Options struct {
 	// ProcPath is where the host's procfs is mounted ("/proc"; a DaemonSet
 	// may use /host/proc).
 	ProcPath string
+	// HostRoot is where the node's / is seen ("" or "/" on the node; a
+	// DaemonSet mounts it at /host): the node's C runtime and container
+	// runtime binaries are learnt there.
+	HostRoot string
 	// Kernel is the kernel's own task list; nil leaves the kernel view out
 	// (and says so in the report).
 	Kernel KernelView
