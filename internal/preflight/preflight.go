@@ -307,7 +307,7 @@ func checkBPF() Check {
 	c := Check{Name: "bpf()", Detail: "the bpf system call creates maps"}
 	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "ts_preflight", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
 	if err == nil {
-		m.Close()
+		_ = m.Close()
 		c.Status = OK
 		return c
 	}
@@ -408,7 +408,7 @@ func checkFanotify(tier Tier) Check {
 	c := Check{Name: "fanotify", Detail: "permission events (FAN_CLASS_CONTENT) are available: the enforce tier can deny opens"}
 	fd, err := unix.FanotifyInit(unix.FAN_CLASS_CONTENT|unix.FAN_CLOEXEC, unix.O_RDONLY)
 	if err == nil {
-		unix.Close(fd)
+		_ = unix.Close(fd)
 		c.Status = OK
 		return c
 	}
@@ -446,7 +446,7 @@ func checkSockets(root node.Root, sockets []string, timeout time.Duration) Check
 			down = append(down, p)
 			continue
 		}
-		conn.Close()
+		_ = conn.Close()
 		up = append(up, p)
 	}
 	if len(up) > 0 {
