@@ -38,6 +38,7 @@ func newScanCmd() *cobra.Command {
 		blindSpots     []string
 		pidMax         int
 		listingTimeout time.Duration
+		cpuProf        string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan",
@@ -57,6 +58,13 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 			if format != "text" && format != "json" {
 				return &exitError{code: 2, err: fmt.Errorf("--format: %q is not text or json", format)}
 			}
+			if cpuProf != "" {
+				stop, err := startCPUProfile(cpuProf)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--cpuprofile: %w", err)}
+				}
+				defer stop()
+			}
 			var spots []scan.BlindSpot
 			for _, s := range blindSpots {
 				if s == "" {
@@ -67,6 +75,25 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 					return &exitError{code: 2, err: fmt.Errorf("--kernel-blind-spot: %w", err)}
 				}
 				spots = append(spots, b)
+			}
+			// The task iterator loads (the kernel's verifier, BTF) while the
+			// rules compile and the runtimes answer.
+			type loaded struct {
+				tasks *sensor.Tasks
+				err   error
+			}
+			var kernel chan loaded
+			if !noKernel && os.Geteuid() == 0 {
+				kernel = make(chan loaded, 1)
+				go func() {
+					t, err := sensor.OpenTasks("")
+					kernel <- loaded{t, err}
+				}()
+				defer func() {
+					if k, ok := <-kernel; ok && k.tasks != nil {
+						k.tasks.Close()
+					}
+				}()
 			}
 			stderr := cmd.ErrOrStderr()
 			cfg, err := loadConfig(cmd, &cfgf, nil)
@@ -81,17 +108,6 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 				return &exitError{code: 2, err: fmt.Errorf("scan needs root (to read every process's maps and environment, enter containers' namespaces and load eBPF): try sudo %s", strings.Join(os.Args, " "))}
 			}
 			opts := scan.Options{KernelBlindSpots: spots, PidMax: pidMax, ListingTimeout: listingTimeout}
-			if !noKernel {
-				// The kernel view needs only the task iterator; one syscall
-				// keeps the rest of the sensor idle.
-				s, err := sensor.Open(sensor.Options{Syscalls: []string{"execve"}})
-				if err != nil {
-					fmt.Fprintf(stderr, "truesight: warning: no kernel view, comparing /proc and probes only: %v\n", err)
-				} else {
-					defer s.Close()
-					opts.Kernel = s
-				}
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			// Container names and images from the runtimes, when any answers
@@ -112,6 +128,18 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 			opts.Containers = reg.Lookup
 			opts.HostRoot = copts.HostRoot
 			opts.ProcPath = node.Root(copts.HostRoot).Path("/proc")
+			if kernel != nil {
+				// The kernel view needs only the task iterator, loaded
+				// alone, not the whole sensor.
+				k := <-kernel
+				close(kernel)
+				if k.err != nil {
+					fmt.Fprintf(stderr, "truesight: warning: no kernel view, comparing /proc and probes only: %v\n", k.err)
+				} else {
+					defer k.tasks.Close()
+					opts.Kernel = k.tasks
+				}
+			}
 			rep, err := scan.New(opts).Scan(ctx)
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -145,6 +173,8 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 	cmd.Flags().StringArrayVar(&blindSpots, "kernel-blind-spot", defaultBlindSpots,
 		"PID:COMM of a process this platform keeps out of the BPF task views; only its absence from the kernel view is excused, and the report says so (repeatable; --kernel-blind-spot= for none)")
 	cmd.Flags().IntVar(&pidMax, "pid-max", 0, "probe PIDs below this (0: the kernel's pid_max)")
+	cmd.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the scan to this file (for developers)")
+	_ = cmd.Flags().MarkHidden("cpuprofile")
 	cmd.Flags().DurationVar(&listingTimeout, "listing-timeout", scan.DefaultListingTimeout, "time limit of each libc listing run inside a root")
 	return cmd
 }

@@ -155,14 +155,14 @@ type hostFiles struct {
 }
 
 // learnHost reads the host's C runtime files and container runtime
-// binaries through the node's root (the scanner's own on the node).
-func (s *Scanner) learnHost() {
-	h := &hostFiles{runtime: newKnownSet(), binaries: newKnownSet(), sizes: map[int64]bool{}}
-	s.host = h
+// binaries through the node's root (the scanner's own on the node), and
+// says why when it cannot. It touches no other state of the scan (it runs
+// beside the views, hashing the runtime binaries while the PIDs are probed).
+func (s *Scanner) learnHost() (h *hostFiles, note string) {
+	h = &hostFiles{runtime: newKnownSet(), binaries: newKnownSet(), sizes: map[int64]bool{}}
 	rootfd, err := unix.Open(node.Root(s.opts.HostRoot).Path("/"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		s.report.Notes = append(s.report.Notes, fmt.Sprintf("open the node's root %s: %v: the host's C runtime is not known", node.Root(s.opts.HostRoot), err))
-		return
+		return h, fmt.Sprintf("open the node's root %s: %v: the host's C runtime is not known", node.Root(s.opts.HostRoot), err)
 	}
 	defer closeFD(rootfd)
 	h.runtime = s.runtimeFilesIn(rootfd, "host")
@@ -194,6 +194,7 @@ func (s *Scanner) learnHost() {
 			h.sizes[k.Size] = true
 		}
 	}
+	return h, ""
 }
 
 // runtimeFilesIn returns the C runtime files of a root that are shaped like

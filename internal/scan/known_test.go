@@ -91,7 +91,7 @@ func judgeMappings(t testing.TB, pid int, runtime string) []judged {
 	if err := s.learnSelf(); err != nil {
 		t.Fatal(err)
 	}
-	s.learnHost()
+	s.host, _ = s.learnHost()
 	p := newCollector(procfd).read(pid)
 	if p == nil {
 		t.Fatalf("pid %d is gone", pid)
@@ -316,7 +316,7 @@ func TestRuntimeProcessIsKnownByItsExecutable(t *testing.T) {
 			s := New(Options{})
 			s.procfd = openTestProc(t)
 			s.report = &Report{}
-			s.learnHost()
+			s.host, _ = s.learnHost()
 			p := newCollector(s.procfd).read(cmd.Process.Pid)
 			if p == nil {
 				t.Fatal("process gone")

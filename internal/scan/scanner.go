@@ -143,6 +143,15 @@ func (s *Scanner) Scan(ctx context.Context) (*Report, error) {
 	if err := s.learnSelf(); err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
+	// The host's known files are learnt beside the views (hashing the
+	// runtime binaries is most of the scan's CPU time on a small host).
+	var (
+		host     *hostFiles
+		hostNote string
+		hostDone = make(chan struct{})
+	)
+	go func() { host, hostNote = s.learnHost(); close(hostDone) }()
+	defer func() { <-hostDone }()
 	pidMax := s.opts.PidMax
 	if pidMax <= 0 {
 		if pidMax, err = readPidMax(s.opts.ProcPath); err != nil {
@@ -187,7 +196,11 @@ func (s *Scanner) Scan(ctx context.Context) (*Report, error) {
 	}
 
 	procs := newCollector(procfd).readAll(pids, s.opts.Workers)
-	s.learnHost()
+	<-hostDone
+	s.host = host
+	if hostNote != "" {
+		r.Notes = append(r.Notes, hostNote)
+	}
 	s.classifyRuntime(procs)
 	s.procs = make(map[int]*proc, len(procs))
 	for _, p := range procs {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -323,35 +322,7 @@ func (s *Sensor) resync() {
 func (s *Sensor) Snapshot() ([]ProcessInfo, error) {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
-	rd, err := s.iter.Open()
-	if err != nil {
-		return nil, fmt.Errorf("sensor: snapshot: open iterator: %w", err)
-	}
-	defer rd.Close()
-	data, err := io.ReadAll(rd)
-	if err != nil {
-		return nil, fmt.Errorf("sensor: snapshot: read iterator: %w", err)
-	}
-	var (
-		out []ProcessInfo
-		r   Record
-		d   = NewDecoder(s.decoder.BootOffset)
-	)
-	for len(data) > 0 {
-		if len(data) < hdrSize {
-			return nil, fmt.Errorf("sensor: snapshot: %w", malformed("%d trailing bytes", len(data)))
-		}
-		size := int(le.Uint32(data[8:]))
-		if size < hdrSize || size > len(data) {
-			return nil, fmt.Errorf("sensor: snapshot: %w", malformed("record size %d with %d bytes left", size, len(data)))
-		}
-		if err := d.Decode(data[:size], &r); err != nil {
-			return nil, fmt.Errorf("sensor: snapshot: %w", err)
-		}
-		out = append(out, r.Process.ProcessInfo)
-		data = data[size:]
-	}
-	return out, nil
+	return snapshot(s.iter, s.decoder.BootOffset)
 }
 
 // CPUStats are one CPU's counters.
