@@ -56,7 +56,7 @@ func TestTasksSnapshotEqualsTheSensors(t *testing.T) {
 	// The boot offsets of the two are measured apart: start times agree to
 	// the measurement's jitter, not to the nanosecond.
 	tolerance := int64(time.Millisecond)
-	for _, pair := range [][2]*int64{{&want.StartTime, &got.StartTime}, {&want.ParentStartTime, &got.ParentStartTime}} {
+	for _, pair := range [][2]*int64{{&want.StartTime, &got.StartTime}, {&want.ParentStartTime, &got.ParentStartTime}, {&want.PidNSInitStart, &got.PidNSInitStart}} {
 		d := *pair[0] - *pair[1]
 		if d < 0 {
 			d = -d
