@@ -54,3 +54,10 @@ if ! "$GOBIN/golangci-lint" version 2>/dev/null | grep -q "${GOLANGCI_VERSION#v}
 	echo "deps: installing golangci-lint ${GOLANGCI_VERSION}"
 	CGO_ENABLED=0 go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${GOLANGCI_VERSION}"
 fi
+
+# Helm, for the chart's lint and rendering tests (deploy/helm), pinned.
+HELM_VERSION="${HELM_VERSION:-v4.3.2}"
+if ! go version -m "$GOBIN/helm" 2>/dev/null | grep -q "mod[[:space:]]*helm.sh/helm/v4[[:space:]]*${HELM_VERSION}"; then
+	echo "deps: installing helm ${HELM_VERSION}"
+	CGO_ENABLED=0 go install "helm.sh/helm/v4/cmd/helm@${HELM_VERSION}"
+fi
