@@ -228,17 +228,25 @@ type matcher func(v fields.Value) bool
 func (m matcher) Test(v fields.Value) bool { return m(v) }
 
 // cmpNode compares a field against constant values.
+// cmpNode keeps its operand's extractors by value, so that an evaluation
+// reads them without following the operand pointer.
 type cmpNode struct {
-	left  *operand
+	ex    fields.Extractor
+	multi fields.Multi
 	match matcher
+	left  *operand
+}
+
+func newCmp(left *operand, m matcher) *cmpNode {
+	return &cmpNode{ex: left.ex, multi: left.multi, match: m, left: left}
 }
 
 func (n *cmpNode) Eval(c *fields.Ctx) bool {
-	if n.left.multi == nil {
-		v, ok := n.left.ex(c)
+	if n.multi == nil {
+		v, ok := n.ex(c)
 		return ok && n.match(v)
 	}
-	return n.left.multi(c, n.match)
+	return n.multi(c, n.match)
 }
 
 type existsNode struct{ left *operand }
@@ -300,7 +308,7 @@ func compileCompare(n *condition.Compare) (Predicate, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &cmpNode{left: left, match: m}, nil
+		return newCmp(left, m), nil
 	case *condition.Value:
 		if n.Modifier != "" || n.Op == "in" || n.Op == "intersects" || n.Op == "pmatch" {
 			// A single value where a list is expected is a list of one.
@@ -308,13 +316,13 @@ func compileCompare(n *condition.Compare) (Predicate, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &cmpNode{left: left, match: m}, nil
+			return newCmp(left, m), nil
 		}
 		m, err := valueMatcher(n.Op, n.OpPos, left, r)
 		if err != nil {
 			return nil, err
 		}
-		return &cmpNode{left: left, match: m}, nil
+		return newCmp(left, m), nil
 	case nil:
 		return nil, errorf(n.OpPos, "operator %s needs a value", n.Op)
 	}
@@ -613,9 +621,9 @@ func compileDNSCompare(n *condition.Compare, left *operand) (Predicate, error) {
 	}
 	switch n.Op {
 	case "=", "==", "in":
-		return &cmpNode{left: left, match: dnsMatcher(names, false)}, nil
+		return newCmp(left, dnsMatcher(names, false)), nil
 	case "!=":
-		return &cmpNode{left: left, match: dnsMatcher(names, true)}, nil
+		return newCmp(left, dnsMatcher(names, true)), nil
 	}
 	return nil, errorf(n.OpPos, "%s supports =, != and in (domain names), not %s", left.name, n.Op)
 }

@@ -204,29 +204,49 @@ func New(rs []*Rule, opts Options) *Engine {
 	}
 	for src := range byType {
 		for t, rs := range byType[src] {
-			e.plans[src][t] = plans(rs)
+			e.plans[src][t] = plans(rs, event.Source(src), event.Type(t))
 		}
 	}
 	return e
 }
 
 // plans turns the rules of one event type into evaluation plans, giving
-// a memo slot to each conjunct that more than one of them has.
-func plans(rs []*Rule) []plan {
+// a memo slot to each conjunct that more than one of them has. Each
+// conjunct is first specialised to the type (foldType): one decided true
+// is left out, a rule with one decided false has no plan for the type.
+func plans(rs []*Rule, src event.Source, t event.Type) []plan {
 	if len(rs) == 0 {
 		return nil
 	}
-	uses := map[string]int{}
+	folded := make([][]conjunct, 0, len(rs))
+	kept := make([]*Rule, 0, len(rs))
+rules:
 	for _, r := range rs {
+		var cs []conjunct
 		for _, c := range r.conj {
+			p, known, v := foldType(c.pred, src, t)
+			if known {
+				if !v {
+					continue rules
+				}
+				continue
+			}
+			cs = append(cs, conjunct{key: c.key, pred: p})
+		}
+		folded = append(folded, cs)
+		kept = append(kept, r)
+	}
+	uses := map[string]int{}
+	for _, cs := range folded {
+		for _, c := range cs {
 			uses[c.key]++
 		}
 	}
 	slots := map[string]int{}
-	out := make([]plan, len(rs))
-	for i, r := range rs {
+	out := make([]plan, len(kept))
+	for i, r := range kept {
 		out[i].rule = r
-		for _, c := range r.conj {
+		for _, c := range folded[i] {
 			slot := -1
 			if uses[c.key] > 1 {
 				s, ok := slots[c.key]
