@@ -15,6 +15,8 @@ GOBIN="$(go env GOPATH)/bin"
 # a dynamically linked ps in the scanner tests, containerd for the runtime
 # client tests.
 apt_pkgs=(git ca-certificates gcc gcc-multilib libc6-dev python3 podman runc catatonit busybox-static util-linux procps containerd sysdig)
+# chromium: the console's browser tests (headless, driven with chromedp).
+apt_pkgs+=(chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -84,7 +85,8 @@ type Agent struct {
 	closeOnce sync.Once
 	stopped   Stopped
 
-	obs observers
+	obs      observers
+	lastScan atomic.Pointer[ScanStatus] // the last scan's, for Env.LastScan
 }
 
 // Started describes what New set up.
@@ -265,7 +267,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	var scanWG sync.WaitGroup
 	if a.opts.ScanInterval > 0 {
-		sc := scan.New(scan.Options{ProcPath: node.Root(a.opts.Containers.HostRoot).Path("/proc"), HostRoot: a.opts.Containers.HostRoot, Kernel: a.sensor, KernelBlindSpots: a.opts.KernelBlindSpots, Containers: a.reg.Lookup})
+		sc := scan.New(scan.Options{ProcPath: node.Root(a.opts.Containers.HostRoot).Path("/proc"), HostRoot: a.opts.Containers.HostRoot, Kernel: a.sensor, KernelBlindSpots: a.opts.KernelBlindSpots, Containers: a.reg.Lookup, Scanned: a.scanned})
 		scanWG.Go(func() {
 			sc.Run(ctx, a.opts.ScanInterval, a.kick, func(f *scan.Finding) { a.report(f.Event(), f.Process) },
 				func(err error) { a.log.Warn("scan failed", "error", err) })

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/truesightsec/truesight/internal/config"
 	"github.com/truesightsec/truesight/internal/container"
@@ -12,6 +13,7 @@ import (
 	"github.com/truesightsec/truesight/internal/event"
 	"github.com/truesightsec/truesight/internal/fields"
 	"github.com/truesightsec/truesight/internal/output"
+	"github.com/truesightsec/truesight/internal/scan"
 	"github.com/truesightsec/truesight/internal/sensor"
 	"github.com/truesightsec/truesight/internal/state"
 	"github.com/truesightsec/truesight/internal/web"
@@ -80,6 +82,36 @@ func (e *Env) Handle(pattern string, h http.Handler) bool {
 
 // Engine is the engine judging events now (it changes on reload).
 func (e *Env) Engine() *engine.Engine { return e.a.loop.Engine.Load() }
+
+// ScanStatus describes the last scan for hidden processes and preload
+// injection that `truesight run` made.
+type ScanStatus struct {
+	Time     time.Time // when it ended
+	Duration time.Duration
+	Findings int    // confirmed findings
+	New      int    // of them, new since the scan before
+	Err      string // why it failed; "" when it ran
+}
+
+// LastScan is the last scan's status; ok is false before the first scan
+// ends or when the periodic scan is off.
+func (e *Env) LastScan() (st ScanStatus, ok bool) {
+	if p := e.a.lastScan.Load(); p != nil {
+		return *p, true
+	}
+	return ScanStatus{}, false
+}
+
+// scanned keeps the status of a scan for LastScan.
+func (a *Agent) scanned(rep *scan.Report, err error) {
+	st := &ScanStatus{Time: time.Now()}
+	if err != nil {
+		st.Err = err.Error()
+	} else if rep != nil {
+		st.Duration, st.Findings, st.New = rep.Stats.Duration, len(rep.Findings), len(rep.New)
+	}
+	a.lastScan.Store(st)
+}
 
 // observers holds the parts' observers.
 type observers struct {

@@ -267,6 +267,8 @@ type Truesight struct {
 	// Snaplen is how many bytes of each read, write, send and receive the
 	// sensor copies for evt.buffer (Falco's -s), when a rule reads them.
 	Snaplen int `yaml:"snaplen"`
+	// Console is the local web console (console.go).
+	Console Console `yaml:"console"`
 }
 
 // Containers locates the container runtimes' sockets.

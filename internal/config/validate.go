@@ -109,6 +109,7 @@ func (d *decoder) validate(c *Config) {
 	}
 
 	d.validateDrops(c, bad)
+	validateConsole(c, bad)
 
 	for _, u := range []struct {
 		key string

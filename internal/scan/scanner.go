@@ -46,6 +46,9 @@ type Options struct {
 	// Containers returns runtime metadata of a container by full id, so
 	// findings carry its name and image; nil leaves them empty.
 	Containers func(fullID string) *container.Info
+	// Scanned, when set, is told of every scan Run makes: its report, or
+	// the error that stopped it (for the console's health view).
+	Scanned func(rep *Report, err error)
 }
 
 // DefaultListingTimeout bounds one libc listing.
@@ -377,6 +380,9 @@ func (s *Scanner) Run(ctx context.Context, interval time.Duration, kick <-chan s
 	defer t.Stop()
 	for {
 		rep, err := s.Scan(ctx)
+		if s.opts.Scanned != nil && ctx.Err() == nil {
+			s.opts.Scanned(rep, err)
+		}
 		switch {
 		case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 			return
