@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,29 +22,40 @@ import (
 // buildTruesight builds the command into the test's directory.
 func buildTruesight(t *testing.T) string { return testenv.Truesight(t) }
 
-// burst reads every file under /usr from four processes at once, which
-// overflows a 1 MiB ring buffer within a second or two on a 2-core host.
-// stop ends it.
+// burst opens a file of the test's own for writing and closes it again, as
+// fast as the CPUs allow, from one goroutine per CPU. Every open and close
+// is recorded whatever the rules (a write open is never filtered in the
+// kernel), and the loop costs no disk reads, so it overflows a 1 MiB ring
+// buffer within a second on a cold machine as on a warm one. stop ends it.
 func burst(t *testing.T) (stop func()) {
 	t.Helper()
-	var cmds []*exec.Cmd
-	for range 4 {
-		c := exec.Command("find", "/usr", "-type", "f", "-exec", "cat", "{}", "+")
-		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, c)
+	name := filepath.Join(t.TempDir(), "burst")
+	if err := os.WriteFile(name, nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			for _, c := range cmds {
-				_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-				_ = c.Wait()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for range 256 {
+					fd, err := syscall.Open(name, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					_ = syscall.Close(fd)
+				}
 			}
 		})
 	}
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done); wg.Wait() }) }
 	t.Cleanup(stop)
 	return stop
 }
