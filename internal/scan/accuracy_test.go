@@ -191,32 +191,7 @@ func TestHostLDPreloadHiddenProcessIsReported(t *testing.T) {
 	}
 }
 
-// waitContainerProc waits for a process with the given comm in a container
-// and returns its host PID.
-func waitContainerProc(t testing.TB, id, comm string) int {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			c, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
-			if string(bytes.TrimSpace(c)) != comm {
-				continue
-			}
-			cg, _ := os.ReadFile("/proc/" + e.Name() + "/cgroup")
-			if bytes.Contains(cg, []byte(id)) {
-				return pid
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no %s process in container %s", comm, id[:12])
-	return 0
-}
+var waitContainerProc = testenv.WaitContainerProc
 
 func nsPid(t testing.TB, hostPid int) int {
 	t.Helper()

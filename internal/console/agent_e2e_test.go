@@ -1,0 +1,307 @@
+package console
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/truesightsec/truesight/internal/testenv"
+)
+
+// liveAgent is a real `truesight run` with the console on, on a loopback
+// port of its own, its token testToken.
+type liveAgent struct {
+	url string // http://127.0.0.1:PORT
+
+	mu     sync.Mutex
+	log    strings.Builder
+	alerts []string // the --json lines of stdout
+}
+
+func (a *liveAgent) logText() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.log.String()
+}
+
+// freePort is a loopback TCP port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startAgent builds truesight and runs it with the console, the rules
+// in rulesYAML (when not empty) after the defaults, a scan every second
+// and the docker socket given ("" for none), until the test ends.
+func startAgent(t *testing.T, rulesYAML, dockerSocket string) *liveAgent {
+	t.Helper()
+	testenv.RequireRoot(t)
+	bin := testenv.Truesight(t)
+	port := freePort(t)
+	args := []string{"run", "--json", "--scan-interval", "1s",
+		"-o", "truesight.console.enabled=true", "-o", "webserver.listen_port=" + strconv.Itoa(port),
+		"--docker-socket", dockerSocket, "--containerd-socket", "", "--cri-socket", ""}
+	if rulesYAML != "" {
+		f := filepath.Join(t.TempDir(), "console_rules.yaml")
+		if err := os.WriteFile(f, []byte(rulesYAML), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-r", f)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TRUESIGHT_CONSOLE_TOKEN="+testToken)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := &liveAgent{url: "http://127.0.0.1:" + strconv.Itoa(port)}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan struct{})
+		go func() { wg.Wait(); _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("agent log:\n%s", a.logText())
+		}
+	})
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			a.mu.Lock()
+			a.alerts = append(a.alerts, sc.Text())
+			a.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	ready := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			a.mu.Lock()
+			a.log.WriteString(sc.Text() + "\n")
+			a.mu.Unlock()
+			if !once && strings.Contains(sc.Text(), "truesight: watching") {
+				once = true
+				close(ready)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("the agent did not start within 90s:\n%s", a.logText())
+	}
+	return a
+}
+
+// get fetches path with the token and decodes its JSON into v.
+func (a *liveAgent) get(t *testing.T, path string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", a.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: status %d: %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: not JSON: %v: %s", path, err, body)
+	}
+}
+
+// probeRule alerts on a write open of a file whose name starts with
+// prefix.
+func probeRule(prefix string) string {
+	return fmt.Sprintf(`
+- rule: Console probe
+  desc: a write open of the console test's probe files
+  condition: open_write and fd.name startswith "%s"
+  output: "probe file opened for writing (file=%%fd.name cmd=%%proc.cmdline pid=%%proc.pid container=%%container.id)"
+  priority: WARNING
+`, prefix)
+}
+
+// The API of a live agent: every endpoint needs the token (401 without),
+// answers JSON with the token, and an event's alert is on the live
+// stream within a second of the event, as Falco's JSON, the same alert
+// the agent's own JSON output prints.
+func TestLiveAgentAPI(t *testing.T) {
+	prefix := filepath.Join(os.TempDir(), "ts-console-probe-"+strconv.Itoa(os.Getpid())+"-")
+	a := startAgent(t, probeRule(prefix), "")
+
+	endpoints := []string{"/ui/", "/ui/app.js", "/ui/api/alerts", "/ui/api/events", "/ui/api/containers",
+		"/ui/api/processes", "/ui/api/processes?container=host", "/ui/api/findings", "/ui/api/health"}
+	for _, ep := range endpoints {
+		for _, auth := range []string{"", "Bearer not-the-token-at-all", "Bearer " + testToken[:len(testToken)-1]} {
+			req, _ := http.NewRequest("GET", a.url+ep, nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("GET %s with Authorization %q: status %d, want 401", ep, auth, resp.StatusCode)
+			}
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// openStream returns once the response's headers came: the stream is
+	// subscribed.
+	stream := openStream(t, ctx, a.url+"/ui/api/events?rule=Console+probe", nil)
+	file := prefix + "latency"
+	t.Cleanup(func() { _ = os.Remove(file) })
+	// A new process writes it: a process the agent saw start.
+	writer := exec.Command("/bin/sh", "-c", `echo x > "$1"`, "sh", file)
+	began := time.Now()
+	if err := writer.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var ev sseEvent
+	select {
+	case ev = <-stream:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert on the live stream within 10s of the event")
+	}
+	took := time.Since(began)
+	t.Logf("the alert was on the live stream %v after the write", took)
+	if took > time.Second {
+		t.Errorf("the alert came %v after the event, want within 1s", took)
+	}
+	var al struct {
+		Rule         string         `json:"rule"`
+		Priority     string         `json:"priority"`
+		Output       string         `json:"output"`
+		OutputFields map[string]any `json:"output_fields"`
+	}
+	if err := json.Unmarshal([]byte(ev.data), &al); err != nil {
+		t.Fatalf("event data is not JSON: %v: %s", err, ev.data)
+	}
+	if al.Rule != "Console probe" || al.Priority != "Warning" || al.OutputFields["fd.name"] != file ||
+		al.OutputFields["proc.pid"] != float64(writer.Process.Pid) || !strings.HasPrefix(fmt.Sprint(al.OutputFields["proc.cmdline"]), "sh -c echo x") {
+		t.Errorf("streamed alert %+v, want the probe rule's Warning about %s by sh, pid %d", al, file, writer.Process.Pid)
+	}
+	// The agent's own --json line of the same alert says the same.
+	var printed string
+	for deadline := time.Now().Add(5 * time.Second); printed == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		a.mu.Lock()
+		for _, l := range a.alerts {
+			if strings.Contains(l, `"rule":"Console probe"`) {
+				printed = l
+			}
+		}
+		a.mu.Unlock()
+	}
+	var out struct {
+		Output string `json:"output"`
+	}
+	if err := json.Unmarshal([]byte(printed), &out); err != nil || out.Output != al.Output {
+		t.Errorf("stdout's alert %q (%v), the stream's output %q", printed, err, al.Output)
+	}
+
+	var alerts struct {
+		Last   uint64 `json:"last"`
+		Alerts []struct {
+			Seq   uint64         `json:"seq"`
+			Alert map[string]any `json:"alert"`
+		} `json:"alerts"`
+	}
+	a.get(t, "/ui/api/alerts?rule=Console+probe", &alerts)
+	if len(alerts.Alerts) != 1 || ev.id != strconv.FormatUint(alerts.Alerts[0].Seq, 10) || alerts.Alerts[0].Alert["output"] != al.Output {
+		t.Errorf("/ui/api/alerts?rule=Console probe = %+v, want the one streamed alert (id %s)", alerts, ev.id)
+	}
+
+	var health struct {
+		EventsTotal uint64 `json:"events_total"`
+		RulesLoaded int    `json:"rules_loaded"`
+		Kernel      struct {
+			Events uint64 `json:"events"`
+		} `json:"kernel"`
+		Console struct {
+			AlertsReceived uint64 `json:"alerts_received"`
+			Clients        int    `json:"clients"`
+		} `json:"console"`
+	}
+	a.get(t, "/ui/api/health", &health)
+	if health.EventsTotal == 0 || health.RulesLoaded < 10 || health.Kernel.Events == 0 || health.Console.AlertsReceived == 0 || health.Console.Clients != 1 {
+		t.Errorf("health %+v: want events, the default rules and the probe loaded, alerts received, 1 live client", health)
+	}
+
+	var ctrs []containerView
+	a.get(t, "/ui/api/containers", &ctrs)
+	if len(ctrs) == 0 || ctrs[0].ID != "host" || ctrs[0].Processes == 0 {
+		t.Errorf("containers %+v: want the host first, with processes", ctrs)
+	}
+	var tree struct {
+		Container string         `json:"container"`
+		Processes []*processNode `json:"processes"`
+	}
+	a.get(t, "/ui/api/processes?container=host", &tree)
+	var me *processNode
+	for _, p := range tree.Processes {
+		if p.Pid == int64(os.Getpid()) {
+			me = p
+		}
+	}
+	if tree.Container != "host" || me == nil || me.PPid != int64(os.Getppid()) || me.Comm != "console.test" {
+		t.Errorf("host tree (%d processes): this test's process %+v, want pid %d, ppid %d", len(tree.Processes), me, os.Getpid(), os.Getppid())
+	}
+	var findings []findingEntry
+	a.get(t, "/ui/api/findings", &findings)
+	var notFound map[string]string
+	req, _ := http.NewRequest("GET", a.url+"/ui/api/processes?container=nosuchcontainer", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&notFound); resp.StatusCode != 404 || err != nil || !strings.Contains(notFound["error"], "nosuchcontainer") {
+		t.Errorf("unknown container: status %d, %v, %v; want 404 naming it", resp.StatusCode, notFound, err)
+	}
+}
