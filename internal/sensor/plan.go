@@ -1,6 +1,9 @@
 package sensor
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // What the kernel side extracts for each syscall, as flags of struct sc_spec
 // (bpf/sensor.h).
@@ -20,7 +23,14 @@ const (
 	scDataMsg  = 0x1000 // the data argument is a msghdr, whose msg_iov holds the data
 	scFDPair   = 0x2000 // on success, the two fds written to the int[2] at pairArg
 	scCaps     = 0x4000 // the caller's capability sets at exit
+	// scSkipRdonly leaves in the kernel the read-only opens of regular
+	// files, failed read-only opens, and the closes of the fds such opens
+	// returned (Sensor.SkipReadOnlyFiles).
+	scSkipRdonly = 0x8000
 )
+
+// skipRdonlySyscalls are the syscalls scSkipRdonly applies to.
+var skipRdonlySyscalls = []string{"open", "openat", "openat2", "close"}
 
 // DefaultSnaplen is Falco's snaplen: how many bytes of each read or
 // write the kernel copies into evt.buffer when a rule reads it.
@@ -142,11 +152,17 @@ var plans = map[string]plan{
 	"capset":     {flags: scCaps},
 }
 
-// spec is the kernel's struct sc_spec for syscall nr.
-func spec(nr int) sensorBPFScSpec {
-	p := plans[SyscallName(nr)]
+// spec is the kernel's struct sc_spec for syscall nr, with the read-only
+// file filter on or off.
+func spec(nr int, skipRdonly bool) sensorBPFScSpec {
+	name := SyscallName(nr)
+	p := plans[name]
+	flags := p.flags | scEnabled
+	if skipRdonly && slices.Contains(skipRdonlySyscalls, name) {
+		flags |= scSkipRdonly
+	}
 	return sensorBPFScSpec{
-		Flags:      p.flags | scEnabled,
+		Flags:      flags,
 		Path:       p.path,
 		Dirfd:      p.dirfd,
 		FdArg:      p.fdArg,

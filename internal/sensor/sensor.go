@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,6 +93,10 @@ type Sensor struct {
 	// snapMu serialises snapshots: the iterator has one scratch buffer.
 	snapMu sync.Mutex
 
+	nrs        []int // the enabled syscalls
+	skipMu     sync.Mutex
+	skipRdonly bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -157,7 +162,7 @@ func Open(opts Options) (*Sensor, error) {
 	if err := spec.LoadAndAssign(objs, nil); err != nil {
 		return nil, loadError(err)
 	}
-	s := &Sensor{objs: objs, ringSize: ringSize}
+	s := &Sensor{objs: objs, ringSize: ringSize, nrs: nrs}
 	if err := s.configure(nrs); err != nil {
 		s.Close()
 		return nil, err
@@ -185,7 +190,7 @@ func Open(opts Options) (*Sensor, error) {
 func (s *Sensor) configure(nrs []int) error {
 	specs := s.objs.SyscallSpecs
 	for _, nr := range nrs {
-		if err := specs.Put(uint32(nr), spec(nr)); err != nil {
+		if err := specs.Put(uint32(nr), spec(nr, false)); err != nil {
 			return fmt.Errorf("sensor: enable syscall %d (%s): %w", nr, SyscallName(nr), err)
 		}
 	}
@@ -198,6 +203,36 @@ func (s *Sensor) configure(nrs []int) error {
 			return fmt.Errorf("sensor: ia32 table entry %d: %w", nr, err)
 		}
 	}
+	return nil
+}
+
+// SkipReadOnlyFiles turns the read-only file filter on or off, at any
+// time. While it is on, the kernel side leaves unrecorded what no rule of
+// a ruleset that only judges opens for writing can see: a read-only open
+// (no O_CREAT, O_TRUNC, O_TMPFILE or O_PATH) of a regular file, a failed
+// read-only open, and the close of an fd such an open returned, counted
+// in Stats.Skipped instead. Opens for writing, and read-only opens of
+// directories, devices, fifos and sockets, are recorded as before, and so
+// is every fd a recorded syscall returns. Its limits: an fd above 1023 is
+// always recorded; the fds are remembered per thread group, so a process
+// that shares its fd table with another one (clone with CLONE_FILES and
+// without CLONE_THREAD) may have a close of a write fd left unrecorded
+// when the other one closed and reused its number.
+func (s *Sensor) SkipReadOnlyFiles(on bool) error {
+	s.skipMu.Lock()
+	defer s.skipMu.Unlock()
+	if s.skipRdonly == on {
+		return nil
+	}
+	for _, nr := range s.nrs {
+		if !slices.Contains(skipRdonlySyscalls, SyscallName(nr)) {
+			continue
+		}
+		if err := s.objs.SyscallSpecs.Put(uint32(nr), spec(nr, on)); err != nil {
+			return fmt.Errorf("sensor: read-only file filter on %s: %w", SyscallName(nr), err)
+		}
+	}
+	s.skipRdonly = on
 	return nil
 }
 
@@ -330,6 +365,7 @@ type CPUStats struct {
 	Events    uint64 // records written to the ring buffer
 	Drops     uint64 // records lost: the ring buffer was full
 	Truncated uint64 // records written with some fields missing
+	Skipped   uint64 // records the read-only file filter left in the kernel
 }
 
 // Stats are the kernel side's counters since Open.
@@ -346,10 +382,11 @@ func (s *Sensor) Stats() (Stats, error) {
 	}
 	st := Stats{PerCPU: make([]CPUStats, len(per))}
 	for i, c := range per {
-		st.PerCPU[i] = CPUStats{Events: c.Events, Drops: c.Drops, Truncated: c.Truncated}
+		st.PerCPU[i] = CPUStats{Events: c.Events, Drops: c.Drops, Truncated: c.Truncated, Skipped: c.Skipped}
 		st.Events += c.Events
 		st.Drops += c.Drops
 		st.Truncated += c.Truncated
+		st.Skipped += c.Skipped
 	}
 	return st, nil
 }

@@ -166,7 +166,7 @@ type sensorBPFStats struct {
 	Events    uint64
 	Drops     uint64
 	Truncated uint64
-	Pad       uint64
+	Skipped   uint64
 }
 
 type sensorBPFTaskIds struct {
@@ -192,6 +192,7 @@ const (
 	sensorBPFMapEvents         = "events"
 	sensorBPFMapIa32To64       = "ia32_to_64"
 	sensorBPFMapIbuf           = "ibuf"
+	sensorBPFMapSkippedFds     = "skipped_fds"
 	sensorBPFMapSyscallSpecs   = "syscall_specs"
 	sensorBPFProgSchedExec     = "sched_exec"
 	sensorBPFProgSchedExit     = "sched_exit"
@@ -272,6 +273,7 @@ type sensorBPFMapSpecs struct {
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Ia32To64     *ebpf.MapSpec `ebpf:"ia32_to_64"`
 	Ibuf         *ebpf.MapSpec `ebpf:"ibuf"`
+	SkippedFds   *ebpf.MapSpec `ebpf:"skipped_fds"`
 	SyscallSpecs *ebpf.MapSpec `ebpf:"syscall_specs"`
 }
 
@@ -320,6 +322,7 @@ type sensorBPFMaps struct {
 	Events       *ebpf.Map `ebpf:"events"`
 	Ia32To64     *ebpf.Map `ebpf:"ia32_to_64"`
 	Ibuf         *ebpf.Map `ebpf:"ibuf"`
+	SkippedFds   *ebpf.Map `ebpf:"skipped_fds"`
 	SyscallSpecs *ebpf.Map `ebpf:"syscall_specs"`
 }
 
@@ -330,6 +333,7 @@ func (m *sensorBPFMaps) Close() error {
 		m.Events,
 		m.Ia32To64,
 		m.Ibuf,
+		m.SkippedFds,
 		m.SyscallSpecs,
 	)
 }

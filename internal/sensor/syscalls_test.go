@@ -126,7 +126,7 @@ func TestSpecFollowsPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		nr, _ := SyscallNumber(tt.name)
-		if got := spec(nr); got != tt.want {
+		if got := spec(nr, false); got != tt.want {
 			t.Errorf("spec(%s) = %+v, want %+v", tt.name, got, tt.want)
 		}
 	}

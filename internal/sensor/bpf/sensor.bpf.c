@@ -116,6 +116,23 @@ struct {
 	__type(value, __u32);
 } ia32_to_64 SEC(".maps");
 
+/* The fds of a process (its thread group leader, whose fd table its threads
+ * share) that a read-only open left unrecorded: their closes are left
+ * unrecorded too. fds beyond the bitmap are always recorded. Freed with the
+ * task; dropped at exec, after which an inherited fd's close is recorded
+ * (a close of an fd user space never saw: harmless). */
+#define SKIP_FDS 1024
+struct fdset {
+	__u64 w[SKIP_FDS / 64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct fdset);
+} skipped_fds SEC(".maps");
+
 /* Keep the wire types in BTF so bpf2go can emit Go mirrors for layout tests. */
 const struct sc_rec *_unused_sc_rec __attribute__((unused));
 const struct proc_rec *_unused_proc_rec __attribute__((unused));
@@ -499,6 +516,104 @@ static __always_inline __u64 fd_file(struct task_struct *t, __s64 fd)
 		return 0;
 	bpf_probe_read_kernel(&f, sizeof(f), (void *)((__u64)fdt->fd + fd * sizeof(void *)));
 	return f;
+}
+
+/* ---- read-only file filter ---------------------------------------------- */
+
+/* x86_64 numbers: nr is always one (ia32 numbers are mapped). */
+#define NR_OPEN 2
+#define NR_CLOSE 3
+#define NR_FCNTL 72
+#define NR_OPENAT 257
+#define NR_OPENAT2 437
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+#define S_IFREG 0100000
+#define O_ACCMODE 3
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define O_PATH 010000000
+#define O_TMPFILE_BIT 020000000
+
+/* unskip forgets fd: a recorded syscall returned it (the number was reused
+ * after a close the sensor did not see, such as close_range). */
+static __always_inline void unskip(struct task_struct *t, long fd)
+{
+	struct fdset *s;
+
+	__u32 n = fd;
+
+	if (fd < 0 || fd >= SKIP_FDS)
+		return;
+	s = bpf_task_storage_get(&skipped_fds, t->group_leader, 0, 0);
+	if (s)
+		__sync_fetch_and_and(&s->w[(n / 64) & (SKIP_FDS / 64 - 1)], ~(1ULL << (n % 64)));
+}
+
+/* skip_rdonly decides, for a syscall whose spec has SC_SKIP_RDONLY, whether
+ * the record is left in the kernel: a failed read-only open; a read-only
+ * open of a regular file (its fd is remembered); the close of a remembered
+ * fd (forgotten again). Write opens, O_CREAT, O_TRUNC, O_TMPFILE and O_PATH
+ * opens, directories, devices, fifos and sockets are always recorded. */
+static __always_inline int skip_rdonly(struct task_struct *t, struct pt_regs *regs, __u32 nr, __u32 compat, long ret)
+{
+	struct fdset *s;
+	__u64 flags = 0, fp, bit;
+	__u32 w;
+
+	if (nr == NR_CLOSE) {
+		long fd = compat ? (__s32)regs->bx : (__s32)regs->di;
+
+		if (fd < 0 || fd >= SKIP_FDS)
+			return 0;
+		s = bpf_task_storage_get(&skipped_fds, t->group_leader, 0, 0);
+		if (!s)
+			return 0;
+		w = ((__u32)fd / 64) & (SKIP_FDS / 64 - 1);
+		bit = 1ULL << ((__u32)fd % 64);
+		if (!(s->w[w] & bit))
+			return 0;
+		__sync_fetch_and_and(&s->w[w], ~bit);
+		return 1;
+	}
+	switch (nr) {
+	case NR_OPEN:
+		flags = compat ? (__u32)regs->cx : (__u32)regs->si;
+		break;
+	case NR_OPENAT:
+		flags = (__u32)regs->dx; /* the third argument on both ABIs */
+		break;
+	case NR_OPENAT2:
+		/* struct open_how: flags is its first member */
+		if (bpf_probe_read_user(&flags, sizeof(flags), (void *)(compat ? (__u32)regs->dx : regs->dx)))
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	if ((flags & O_ACCMODE) || (flags & (O_CREAT | O_TRUNC | O_PATH | O_TMPFILE_BIT)))
+		return 0;
+	if (ret < 0)
+		return 1;
+	if (ret >= SKIP_FDS)
+		return 0;
+	fp = fd_file(t, ret);
+	if (!fp || (KPTR(struct file, fp)->f_inode->i_mode & S_IFMT) != S_IFREG)
+		return 0;
+	s = bpf_task_storage_get(&skipped_fds, t->group_leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 0;
+	w = (__u32)ret;
+	__sync_fetch_and_or(&s->w[(w / 64) & (SKIP_FDS / 64 - 1)], 1ULL << (w % 64));
+	return 1;
+}
+
+static __always_inline void count_skipped(void)
+{
+	struct stats *st = get_stats();
+
+	if (st)
+		st->skipped++;
 }
 
 static __always_inline void put_fd(struct ebuf *b, __u8 slot, struct task_struct *t, __s64 fd)
@@ -1004,6 +1119,8 @@ static __always_inline void put_fd_pair(struct ebuf *b, struct task_struct *t, _
 	fp = (void *)(p + sizeof(struct fld));
 	if (bpf_probe_read_user(fp->fds, sizeof(fp->fds), (void *)uptr))
 		return;
+	unskip(t, fp->fds[0]);
+	unskip(t, fp->fds[1]);
 	fp->ino = 0;
 	f = fd_file(t, fp->fds[0]);
 	if (f)
@@ -1079,6 +1196,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if ((__u32)(pidtgid >> 32) == agent_tgid)
 		return 0;
 	spec = *sp;
+	if ((spec.flags & SC_SKIP_RDONLY) && skip_rdonly(t, regs, nr, compat, ret)) {
+		count_skipped();
+		return 0;
+	}
+	if (((spec.flags & SC_RET_FD) || (nr == NR_FCNTL && ((compat ? regs->cx : regs->si) == F_DUPFD || (compat ? regs->cx : regs->si) == F_DUPFD_CLOEXEC))) && ret >= 0)
+		unskip(t, ret);
 	/* A successful exec replaced the memory and zeroed the registers the
 	 * arguments were in; the sched_process_exec record has them. */
 	if ((spec.flags & SC_EXEC) && ret == 0) {
@@ -1215,6 +1338,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 
 	if (p->tgid == agent_tgid)
 		return 0;
+	/* The new program's fds are its own to track. */
+	bpf_task_storage_delete(&skipped_fds, p);
 	b = get_buf(0);
 	if (!b)
 		return 0;

@@ -76,6 +76,10 @@
 #define SC_DATA_MSG 0x1000 /* data_arg is a struct user_msghdr: its msg_iov, msg_iovlen */
 #define SC_FD_PAIR 0x2000  /* on success, the int[2] at pair_arg (FT_FDS) */
 #define SC_CAPS 0x4000     /* the caller's capability sets at exit (FT_CAPS) */
+/* Read-only file filter (open, openat, openat2, close): a read-only open of
+ * a regular file, a failed read-only open, and the close of an fd such an
+ * open returned are counted in stats.skipped, not recorded. */
+#define SC_SKIP_RDONLY 0x8000
 
 #define MAX_PATH 4096
 #define MAX_ARGS 4096
@@ -245,7 +249,7 @@ struct stats {
 	__u64 events;
 	__u64 drops;
 	__u64 truncated;
-	__u64 _pad;
+	__u64 skipped; /* records left in the kernel by SC_SKIP_RDONLY */
 };
 
 #endif
