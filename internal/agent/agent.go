@@ -199,6 +199,7 @@ func (l *Loop) process(ctx context.Context, rec *sensor.Record, c *fields.Ctx, w
 	if eng := l.Engine.Load(); eng != l.needsOf {
 		l.needsOf = eng
 		l.Translator.Needs = l.needs(eng)
+		l.filterReadOnly(eng)
 	}
 	e, p := l.Translator.Apply(rec)
 	if e == nil {

@@ -100,8 +100,11 @@ type Started struct {
 // Stopped are the totals of a run.
 type Stopped struct {
 	Events, Alerts, KernelDrops uint64
-	Undecodable                 uint64 // records that failed to decode
-	Panics                      uint64 // records that hit a bug and were skipped
+	// KernelSkipped are the records the read-only file filter left in the
+	// kernel: read-only opens of regular files and their closes.
+	KernelSkipped uint64
+	Undecodable   uint64 // records that failed to decode
+	Panics        uint64 // records that hit a bug and were skipped
 	// RingBufferSize and RingBufferPeak are the ring buffer's size and the
 	// most bytes seen waiting in it, in bytes.
 	RingBufferSize, RingBufferPeak int
@@ -172,7 +175,10 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a.metrics = web.NewMetrics()
 	a.metrics.ObserveOutputs(a.disp.Stats)
 	a.metrics.ObserveSuppressed(a.disp.Suppressed)
-	a.metrics.ObserveKernelDrops(func() uint64 { st, _ := a.sensor.Stats(); return st.Drops })
+	a.metrics.ObserveKernel(func() web.KernelCounts {
+		st, _ := a.sensor.Stats()
+		return web.KernelCounts{Drops: st.Drops, Skipped: st.Skipped}
+	})
 	a.metrics.ObserveProcessTable(a.table.Len)
 	a.loop = &Loop{Sensor: a.sensor, Translator: tr, Hostname: a.host, Containers: a.reg, Metrics: a.metrics,
 		Emit: a.emit, LoaderConfigWritten: a.kickScan}
@@ -319,7 +325,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.runCtx = nil
 	a.stopped = Stopped{Events: a.loop.Counters.Events.Load(), Alerts: a.loop.Counters.Alerts.Load(), KernelDrops: st.Drops,
-		Undecodable: a.loop.Counters.Errors.Load(), Panics: a.loop.Counters.Panics.Load()}
+		KernelSkipped: st.Skipped, Undecodable: a.loop.Counters.Errors.Load(), Panics: a.loop.Counters.Panics.Load()}
 	a.stopped.RingBufferSize, a.stopped.RingBufferPeak = a.sensor.RingBuffer()
 	a.mu.Unlock()
 	if runErr != nil {

@@ -175,8 +175,8 @@ everything, and prints event and drop counts on stderr.`,
 			end := a.Stopped()
 			fmt.Fprintf(stderr, "truesight: ring buffer %d MiB, at most %.1f MiB (%.0f%%) waiting in it\n", end.RingBufferSize>>20,
 				float64(end.RingBufferPeak)/(1<<20), 100*float64(end.RingBufferPeak)/float64(max(end.RingBufferSize, 1)))
-			fmt.Fprintf(stderr, "truesight: stopped: %d events, %d alerts, %d kernel drops, %d undecodable records\n",
-				end.Events, end.Alerts, end.KernelDrops, end.Undecodable)
+			fmt.Fprintf(stderr, "truesight: stopped: %d events, %d alerts, %d kernel drops, %d undecodable records; %d read-only opens and closes of regular files left in the kernel (no rule reads them)\n",
+				end.Events, end.Alerts, end.KernelDrops, end.Undecodable, end.KernelSkipped)
 			if end.Panics > 0 {
 				fmt.Fprintf(stderr, "truesight: %d records hit a bug and were skipped (see the first stack above)\n", end.Panics)
 			}

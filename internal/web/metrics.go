@@ -33,7 +33,7 @@ type Metrics struct {
 	mu           sync.Mutex
 	outputs      func() []output.Stats
 	suppressed   func() uint64
-	kernelDrops  func() uint64
+	kernel       func() KernelCounts
 	processTable func() int
 }
 
@@ -53,6 +53,8 @@ var (
 		"Identical alerts suppressed by the rate limit.", nil, nil)
 	descKernelDrops = prometheus.NewDesc("truesight_kernel_drops_total",
 		"Kernel records lost because the ring buffer was full.", nil, nil)
+	descKernelSkipped = prometheus.NewDesc("truesight_kernel_skipped_total",
+		"Kernel records no rule can see, left in the kernel by the read-only file filter: read-only opens of regular files and their closes.", nil, nil)
 	descProcessTable = prometheus.NewDesc("truesight_process_table_size",
 		"Processes in the process table.", nil, nil)
 )
@@ -138,12 +140,18 @@ func (m *Metrics) ObserveSuppressed(count func() uint64) {
 	m.suppressed = count
 }
 
-// ObserveKernelDrops makes /metrics report the sensor's count of records
-// lost in the kernel.
-func (m *Metrics) ObserveKernelDrops(count func() uint64) {
+// KernelCounts are the sensor's counters /metrics reports.
+type KernelCounts struct {
+	Drops   uint64 // records lost: the ring buffer was full
+	Skipped uint64 // records the read-only file filter left in the kernel
+}
+
+// ObserveKernel makes /metrics report the sensor's counts of records lost
+// and left in the kernel.
+func (m *Metrics) ObserveKernel(counts func() KernelCounts) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.kernelDrops = count
+	m.kernel = counts
 }
 
 // ObserveProcessTable makes /metrics report the process table's size.
@@ -159,7 +167,7 @@ type sources Metrics
 func (s *sources) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descQueueDepth, descQueueCapacity, descSent, descFailed, descDropped,
-		descSuppressed, descKernelDrops, descProcessTable,
+		descSuppressed, descKernelDrops, descKernelSkipped, descProcessTable,
 	} {
 		ch <- d
 	}
@@ -167,7 +175,7 @@ func (s *sources) Describe(ch chan<- *prometheus.Desc) {
 
 func (s *sources) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
-	outputs, suppressed, drops, table := s.outputs, s.suppressed, s.kernelDrops, s.processTable
+	outputs, suppressed, kernel, table := s.outputs, s.suppressed, s.kernel, s.processTable
 	s.mu.Unlock()
 	if outputs != nil {
 		for _, o := range outputs() {
@@ -181,8 +189,10 @@ func (s *sources) Collect(ch chan<- prometheus.Metric) {
 	if suppressed != nil {
 		ch <- prometheus.MustNewConstMetric(descSuppressed, prometheus.CounterValue, float64(suppressed()))
 	}
-	if drops != nil {
-		ch <- prometheus.MustNewConstMetric(descKernelDrops, prometheus.CounterValue, float64(drops()))
+	if kernel != nil {
+		k := kernel()
+		ch <- prometheus.MustNewConstMetric(descKernelDrops, prometheus.CounterValue, float64(k.Drops))
+		ch <- prometheus.MustNewConstMetric(descKernelSkipped, prometheus.CounterValue, float64(k.Skipped))
 	}
 	if table != nil {
 		ch <- prometheus.MustNewConstMetric(descProcessTable, prometheus.GaugeValue, float64(table()))

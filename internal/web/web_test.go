@@ -118,7 +118,7 @@ func TestMetricsServesCountersAndObservedFigures(t *testing.T) {
 	m.Reload(true)
 	m.Reload(false)
 	m.Reload(true)
-	m.ObserveKernelDrops(func() uint64 { return 17 })
+	m.ObserveKernel(func() KernelCounts { return KernelCounts{Drops: 17, Skipped: 23} })
 	m.ObserveProcessTable(func() int { return 321 })
 
 	// A real dispatcher whose http output is stuck: one alert in flight,
@@ -154,6 +154,7 @@ func TestMetricsServesCountersAndObservedFigures(t *testing.T) {
 		`truesight_rules_reloads_total{result="ok"} 2`,
 		`truesight_rules_reloads_total{result="failed"} 1`,
 		`truesight_kernel_drops_total 17`,
+		`truesight_kernel_skipped_total 23`,
 		`truesight_process_table_size 321`,
 		`truesight_output_queue_depth{output="http"} 2`,
 		`truesight_output_queue_capacity{output="http"} 2`,
