@@ -87,7 +87,8 @@ wall() {
 }
 
 # with_agent BURST: runs the burst under a fresh agent and sets the
-# globals w_wall, w_events, w_drops, w_cpu, w_rss.
+# globals w_wall, w_events, w_skipped (records the read-only file filter
+# left in the kernel), w_drops, w_cpu, w_rss.
 with_agent() {
 	"$bin" run --scan-interval 0 -o webserver.enabled=false "${agent_args[@]}" >"$work/alerts" 2>"$work/agent.err" &
 	agent=$!
@@ -119,6 +120,7 @@ with_agent() {
 	summary=$(grep "truesight: stopped:" "$work/agent.err" | tail -1)
 	w_events=$(echo "$summary" | sed -n 's/.*stopped: \([0-9]*\) events.*/\1/p')
 	w_drops=$(echo "$summary" | sed -n 's/.* \([0-9]*\) kernel drops.*/\1/p')
+	w_skipped=$(echo "$summary" | sed -n 's/.*; \([0-9]*\) read-only opens.*/\1/p')
 	w_wall=$(echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}')
 	w_cpu=$(echo "$c0 $c1 $hz" | awk '{printf "%.1f", ($2 - $1) / $3}')
 	w_alerts=$(grep -c "Kernel events dropped" "$work/alerts" || true)
@@ -157,12 +159,12 @@ for b in "${bursts[@]}"; do
 	find) name="8 x find /usr -exec cat" ;;
 	debootstrap) name="debootstrap minbase" ;;
 	esac
-	rows+=("| $name | $w_events | $w_drops (alerts: $w_alerts) | $w_cpu | $w_rss | ${without} s | ${w_wall} s$mark | $over$mark |")
+	rows+=("| $name | $w_events | ${w_skipped:-0} | $w_drops (alerts: $w_alerts) | $w_cpu | $w_rss | ${without} s | ${w_wall} s$mark | $over$mark |")
 	echo "${rows[-1]}"
 done
 echo
-echo "| burst | events | kernel drops | agent CPU s | agent peak RSS | wall without | wall with | overhead |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| burst | events | left in the kernel | kernel drops | agent CPU s | agent peak RSS | wall without | wall with | overhead |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 if [ -n "$marked" ]; then
 	echo "* measured while the kernel dropped events: the agent did less work than the burst asked for"
