@@ -43,6 +43,10 @@ type Plan struct {
 	// Data says a rule or output reads I/O data (evt.buffer, the data
 	// argument): the sensor must copy it.
 	Data bool
+	// SkipReadOnly says no rule can see a read-only open of a regular
+	// file: the sensor leaves them, and their closes, in the kernel
+	// (unless events are passed on, as capture does).
+	SkipReadOnly bool
 }
 
 // PlanFor derives the sensor's syscall set from the rules' event-type index
@@ -77,6 +81,7 @@ func PlanFor(eng *engine.Engine) Plan {
 	sort.Strings(missing)
 	p.Uncapturable = missing
 	p.Data = eng.ReadsIOData()
+	p.SkipReadOnly = readOnlyFilesUnused(eng)
 	return p
 }
 

@@ -157,6 +157,9 @@ everything, and prints event and drop counts on stderr.`,
 			st := a.Started()
 			fmt.Fprintf(stderr, "truesight: %d rules loaded, capturing %d syscalls (%s); %d processes seeded from the kernel; %d outputs\n",
 				st.Rules, len(st.Plan.Syscalls), strings.Join(st.Plan.Syscalls, ","), st.Processes, st.Outputs)
+			if st.Plan.SkipReadOnly {
+				fmt.Fprintln(stderr, "truesight: no rule reads a read-only open of a regular file: the kernel counts those opens and their closes instead of recording them")
+			}
 			if len(st.Plan.Uncapturable) > 0 {
 				fmt.Fprintf(stderr, "truesight: warning: rules need event types the live sensor cannot capture, they will not fire live: %s\n",
 					strings.Join(st.Plan.Uncapturable, ","))
