@@ -198,46 +198,18 @@ var runtimeFiles = []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "
 // readMounts reads a mountinfo file: whether "/" is mounted read-only,
 // and the writable mounts of host filesystems.
 func readMounts(mi []byte) (rootRO bool, host []HostMount) {
-	sc := bufio.NewScanner(bytes.NewReader(mi))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		// id parent maj:min root mountpoint options [optional...] - fstype source superopts
-		f := strings.Fields(sc.Text())
-		sep := slices.Index(f, "-")
-		if sep < 6 || sep+2 >= len(f) {
-			continue
-		}
-		root, mp, opts, fstype := unescape(f[3]), unescape(f[4]), strings.Split(f[5], ","), f[sep+1]
-		ro := slices.Contains(opts, "ro")
-		if mp == "/" {
+	for _, m := range container.ParseMountInfo(mi) {
+		ro := slices.Contains(m.Options, "ro")
+		if m.MountPoint == "/" {
 			rootRO = ro // the last mount of / is the one seen
 			continue
 		}
-		if ro || !slices.Contains(hostFSTypes, fstype) || slices.Contains(runtimeFiles, mp) {
+		if ro || !slices.Contains(hostFSTypes, m.FSType) || slices.Contains(runtimeFiles, m.MountPoint) {
 			continue
 		}
-		host = append(host, HostMount{Source: root, Dest: mp, FSType: fstype})
+		host = append(host, HostMount{Source: m.Root, Dest: m.MountPoint, FSType: m.FSType})
 	}
 	return rootRO, host
-}
-
-// unescape decodes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // capNames are the capability names by bit.
