@@ -230,15 +230,31 @@ func classify(l *Lookup, c *Container, ids []string, p string, e *Entry) []Chang
 }
 
 // runtimePath reports whether p is a mount point inside the container
-// (the runtime's /etc/hosts, volumes) or a directory the runtime made to
-// mount on: they are the runtime's, not the container's changes.
+// (the runtime's /etc/hosts, volumes), lies below one (hidden by what is
+// mounted there) or is a directory the runtime made to mount on: they are
+// the runtime's, not the container's changes.
 func runtimePath(mounts []string, p string, e *Entry) bool {
+	if runtimeLink(p, e) {
+		return true
+	}
 	for _, m := range mounts {
-		if m == p || (e.Type == TypeDir && strings.HasPrefix(m, p+"/")) {
+		if m == p || strings.HasPrefix(p, m+"/") || (e.Type == TypeDir && strings.HasPrefix(m, p+"/")) {
 			return true
 		}
 	}
 	return false
+}
+
+// runtimeLinks are the symbolic links runtimes make in every container
+// that lacks them (podman and runc: /etc/mtab), with the targets they
+// give them. Only that exact link is the runtime's: another target, or a
+// file at that path, is the container's change.
+var runtimeLinks = map[string][]string{
+	"/etc/mtab": {"/proc/mounts", "../proc/mounts", "/proc/self/mounts", "../proc/self/mounts"},
+}
+
+func runtimeLink(p string, e *Entry) bool {
+	return e.Type == TypeSymlink && slices.Contains(runtimeLinks[p], e.Link)
 }
 
 // lowerGet looks p up in the layers (topmost first) as overlayfs would:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // The database's top-level buckets.
@@ -133,7 +134,7 @@ func OpenStore(path string, key []byte, readOnly bool) (s *Store, err error) {
 	}()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, ReadOnly: readOnly})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("open FIM database %s: another process holds it (a running agent?): %w", path, err)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
