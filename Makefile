@@ -7,7 +7,7 @@ GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export CGO_ENABLED = 0
 export TRUESIGHT_CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
 
-.PHONY: image image-arm64 helm-check all build test unit race lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
+.PHONY: bench-compare image image-arm64 helm-check all build test unit race lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
 
 all: build
 
@@ -51,6 +51,11 @@ bench-scan:
 
 bench-replay:
 	bash scripts/bench-replay.sh
+
+# bench-compare runs every comparison of docs/performance.md (root, about
+# 30 minutes) and writes that file.
+bench-compare: build
+	bash scripts/bench-compare.sh
 
 # run starts the agent with the embedded default rules (needs root).
 run: build

@@ -13,6 +13,7 @@
 # drops of any run with the agent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib-results.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench-burst: needs root" >&2; exit 2; }
 bin=${TRUESIGHT_BIN:-}
 if [ -z "$bin" ]; then
@@ -161,6 +162,8 @@ for b in "${bursts[@]}"; do
 	esac
 	rows+=("| $name | $w_events | ${w_skipped:-0} | $w_drops (alerts: $w_alerts) | $w_cpu | $w_rss | ${without} s | ${w_wall} s$mark | $over$mark |")
 	echo "${rows[-1]}"
+	result "burst: $name, rules: ${BENCH_RULES:-default} (wall time with the agent vs without)" \
+		"${w_wall} s$mark, agent CPU $w_cpu s, RSS $w_rss" "${without} s without" "$over$mark" "${w_drops:-0}" "< 10%, 0 drops"
 done
 echo
 echo "| burst | events | left in the kernel | kernel drops | agent CPU s | agent peak RSS | wall without | wall with | overhead |"

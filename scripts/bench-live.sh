@@ -8,6 +8,7 @@
 #                                      default 50000 100000 150000 200000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib-results.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench-live: needs root" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'kill $agent 2>/dev/null || true; cp "$work/agent.err" /tmp/bench-agent.err 2>/dev/null; rm -rf "$work"' EXIT
@@ -43,6 +44,8 @@ d=$(drops "$work/agent.err"); m=$(mark "$d")
 awk -v a="$oc0" -v b="$oc1" -v m="$m" 'BEGIN{printf "open+close: %.1f ns without, %.1f ns with the agent: +%.2f us per traced pair%s\n", a, b, (b-a)/1000, m}'
 awk -v a="$gp0" -v b="$gp1" -v f="$gpf" -v m="$m" 'BEGIN{printf "getppid (untraced): %.2f ns without, %.2f ns with: %+.1f%%%s (an empty sys_exit program alone: %.2f ns, %+.1f%%)\n", a, b, (b-a)*100/a, m, f, (f-a)*100/a}'
 echo "kernel drops during the overhead runs: ${d:-0}"
+result "added per traced open+close (1M loop, stable rules + defaults)" \
+	"$(awk -v a="$oc0" -v b="$oc1" 'BEGIN{printf "+%.2f us (%.0f -> %.0f ns)", (b-a)/1000, a, b}')$m" "-" "-" "${d:-0}" "<= 0.7 us, 0 drops"
 [ -z "$m" ] || echo "* measured while the kernel dropped events: the agent did less work than the loop asked for"
 
 echo "== sustained throughput, 30 s per rate, stable rules + defaults"
@@ -54,6 +57,8 @@ for rate in "${rates[@]}"; do
 	rss=$(awk '/VmHWM/{print $2" kB"}' /proc/$agent/status)
 	kill -INT $agent; wait $agent || true
 	d=$(drops "$work/agent.err")
+	result "sustained rate, 30 s, stable rules + defaults: offered $gen" \
+		"$(grep "truesight: stopped:" "$work/agent.err" | tail -1 | sed -n 's/.*stopped: \([0-9]*\) events.*/\1 events/p'), peak RSS $rss$(mark "$d")" "-" "-" "${d:-0}" "600k events/s, 0 drops"
 	echo "offered $gen; agent: $(grep "truesight: stopped:" "$work/agent.err" | tail -1 | sed 's/truesight: //'); peak RSS $rss; kernel drops of this run: ${d:-0}$(mark "$d")"
 done
 echo "(a rate marked * was not held: the kernel dropped events)"

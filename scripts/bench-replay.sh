@@ -15,6 +15,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. scripts/lib-results.sh
 conf=${TRUESIGHT_CONFORMANCE_DIR:-$root/../shared/conformance}
 n=${N:-1000000}
 runs=${RUNS:-3}
@@ -76,3 +77,6 @@ echo "condition: $cond"
 printf '%-44s %8.3f s %12s events/s\n' "sysdig $(sysdig --version | awk '{print $3}') -r FILE <condition>" "$sysdig_s" "$sysdig_rate"
 printf '%-44s %8.3f s %12s events/s\n' "truesight replay (stable + default rules)" "$ts_s" "$ts_rate"
 awk -v a="$ts_rate" -v b="$sysdig_rate" 'BEGIN { printf "ratio truesight/sysdig: %.2fx\n", a / b }'
+result "replay, $events events built from $(basename "$src"), all rules vs sysdig -r with one filter" \
+	"$ts_rate events/s ($ts_s s)" "$sysdig_rate events/s ($sysdig_s s)" \
+	"$(awk -v a="$ts_rate" -v b="$sysdig_rate" 'BEGIN { printf "%.2fx", a / b }')" "-" ">= 3x"

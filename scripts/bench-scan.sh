@@ -10,6 +10,7 @@
 # many minutes). Needs root. Usage: scripts/bench-scan.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib-results.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench-scan: needs root" >&2; exit 2; }
 runs=${1:-3}
 # unhide takes minutes per run at a large pid_max: one run, bounded.
@@ -67,6 +68,11 @@ bench() { # label unhide-runs
 	row "unhide-linux quick" "$uq"
 	up=$(for _ in $(seq "$2"); do wall timeout "$unhide_timeout" unhide-linux procall; done | median)
 	row "unhide-linux procall" "$up"
+	local peer=$uq peer_name="unhide-linux quick" target=">= 3x"
+	if [ "$1" = large ]; then peer=$up peer_name="unhide-linux procall"; fi
+	result "scan wall time, $1 (pid_max $(cat /proc/sys/kernel/pid_max), $(find /proc -maxdepth 1 -regex '/proc/[0-9]+' | wc -l) processes) vs $peer_name" \
+		"$ts ms" "$([ "$peer" = timeout ] && echo "> $((unhide_timeout * 1000)) ms (timeout)" || echo "$peer ms")" \
+		"$(awk -v a="$ts" -v q="$peer" -v lim="$unhide_timeout" 'BEGIN { if (q == "timeout") { printf ">= %.1fx", lim * 1000 / a } else printf "%.1fx", q / a }')" "-" "$target"
 	awk -v a="$ts" -v b="$self" -v q="$uq" -v p="$up" -v lim="$unhide_timeout" 'BEGIN {
 		if (q == "timeout") q = lim * 1000; if (p == "timeout") p = lim * 1000
 		printf "  ratios (a timeout counts as the limit): unhide quick / truesight scan = %.1fx, procall / truesight scan = %.1fx;\n", q/a, p/a

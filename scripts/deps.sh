@@ -17,6 +17,8 @@ GOBIN="$(go env GOPATH)/bin"
 apt_pkgs=(git ca-certificates gcc gcc-multilib libc6-dev python3 podman runc catatonit busybox-static util-linux procps containerd sysdig)
 # chromium: the console's browser tests (headless, driven with chromedp).
 apt_pkgs+=(chromium)
+# unhide: the peer of `truesight scan` in scripts/bench-scan.sh and bench-compare.sh.
+apt_pkgs+=(unhide)
 missing=()
 for p in "${apt_pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
