@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,25 +127,46 @@ func (h *alertHub) add(e *alertEntry) {
 // oldest first, that f selects, at most limit of them (the newest).
 func (h *alertHub) since(seq uint64, f *alertFilter, limit int) []*alertEntry {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.sinceLocked(seq, f, limit)
+	kept := h.keptLocked(seq)
+	h.mu.Unlock()
+	return selectNewest(kept, f, limit)
 }
 
-func (h *alertHub) sinceLocked(seq uint64, f *alertFilter, limit int) []*alertEntry {
+// keptLocked returns the ring's alerts whose Seq is after seq, newest
+// first. It only copies pointers: the filters run outside the lock, so
+// that a query over a large ring never holds up add (the pipeline).
+// Entries are never changed once added.
+func (h *alertHub) keptLocked(seq uint64) []*alertEntry {
 	n := uint64(len(h.ring))
 	first := seq + 1
 	if h.next > n && first < h.next-n {
 		first = h.next - n
 	}
 	var out []*alertEntry
-	for s := h.next - 1; s >= first && s > 0 && len(out) < limit; s-- {
-		if e := h.ring[s%n]; e != nil && e.Seq == s && (f == nil || f.match(e)) {
+	if h.next > first {
+		out = make([]*alertEntry, 0, h.next-first)
+	}
+	for s := h.next - 1; s >= first && s > 0; s-- {
+		if e := h.ring[s%n]; e != nil && e.Seq == s {
 			out = append(out, e)
 		}
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
+	return out
+}
+
+// selectNewest keeps, of alerts newest first, the first limit that f
+// selects, and returns them oldest first.
+func selectNewest(newestFirst []*alertEntry, f *alertFilter, limit int) []*alertEntry {
+	var out []*alertEntry
+	for _, e := range newestFirst {
+		if len(out) >= limit {
+			break
+		}
+		if f == nil || f.match(e) {
+			out = append(out, e)
+		}
 	}
+	slices.Reverse(out)
 	return out
 }
 
@@ -154,9 +176,10 @@ func (h *alertHub) sinceLocked(seq uint64, f *alertFilter, limit int) []*alertEn
 func (h *alertHub) subscribe(seq uint64, f *alertFilter, limit int) (*alertClient, []*alertEntry) {
 	c := &alertClient{ch: make(chan *alertEntry, h.queue)}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.clients[c] = struct{}{}
-	return c, h.sinceLocked(seq, f, limit)
+	kept := h.keptLocked(seq)
+	h.mu.Unlock()
+	return c, selectNewest(kept, f, limit)
 }
 
 func (h *alertHub) unsubscribe(c *alertClient) {
@@ -177,10 +200,11 @@ func (h *alertHub) stats() (kept, size, clients int, last uint64) {
 // processes in a tree.
 func (h *alertHub) pidAlerts() map[int64]int {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	kept := h.keptLocked(0)
+	h.mu.Unlock()
 	m := map[int64]int{}
-	for _, e := range h.ring {
-		if e != nil && e.Pid > 0 {
+	for _, e := range kept {
+		if e.Pid > 0 {
 			m[e.Pid]++
 		}
 	}

@@ -179,11 +179,12 @@ const (
 // /etc/ld.so.preload through /proc/<pid>/root: the alert arrives on the
 // page live, the containers view shows the sidecar's findings of every
 // kind the attack leaves (the preload file, the injected library, the
-// hidden process), and the sidecar's process tree marks the miner its
-// ps no longer shows, with the library, its sha256 and the symbols it
-// overrides. A process named as markup and a file path with quotes,
-// newlines and markup render as text: no element made of them, no
-// script run. Screenshots of each view go to the test's artifacts.
+// library in a program's environment, the hidden process), and the
+// sidecar's process tree marks the miner its ps no longer shows, with
+// the library, its sha256 and the symbols it overrides. A process named
+// as markup and a file path with quotes, newlines and markup render as
+// text: no element made of them, no script run. Screenshots of each
+// view go to the test's artifacts.
 func TestBrowserSeedScenario(t *testing.T) {
 	testenv.RequireDynamicImage(t)
 	const miner = "tsc_miner"
@@ -228,6 +229,9 @@ func TestBrowserSeedScenario(t *testing.T) {
 	target := "/proc/" + strconv.Itoa(testenv.NSPid(t, testenv.ContainerPid(t, sidecar))) + "/root"
 	testenv.Podman(t, "cp", lib, nginx+":/tmp/libx.so")
 	testenv.Podman(t, "exec", nginx, "sh", "-c", "cp /tmp/libx.so "+target+"/tmp/libx.so && echo /tmp/libx.so > "+target+"/etc/ld.so.preload")
+	// And a program of the sidecar started with the library in its
+	// environment (the scenario's step 4).
+	testenv.Podman(t, "exec", "-d", sidecar, "env", "LD_PRELOAD=/tmp/libx.so", "/usr/bin/sleep", "1000")
 	if out := testenv.Podman(t, "exec", sidecar, "ps", "-A", "-o", "comm="); strings.Contains(out, miner) {
 		t.Fatalf("the sidecar's ps still shows %s: the hider does not work:\n%s", miner, out)
 	}
@@ -269,7 +273,7 @@ func TestBrowserSeedScenario(t *testing.T) {
 	// The containers, with the sidecar's findings by kind.
 	b.do(t, "open the containers", 10*time.Second, chromedp.Navigate(a.url+"/ui/#containers"))
 	srow := `document.querySelector('tr.container[data-id="` + sidecarShort + `"]')`
-	kinds := []string{"hidden_process", "preload_config", "injected_library"}
+	kinds := []string{"hidden_process", "preload_config", "injected_library", "preload_env"}
 	cond := srow
 	for _, k := range kinds {
 		cond += " && " + srow + ".querySelector('td.findings').textContent.includes('" + k + "')"

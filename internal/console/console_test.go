@@ -409,3 +409,46 @@ func TestEventsStreamReportsDrops(t *testing.T) {
 		t.Errorf("%d alerts delivered + %d dropped != 100000", alerts, dropped)
 	}
 }
+
+// Findings of kinds the console has no code for (posture, file drift,
+// blocks, as their sources land) are kept like the scan's, concern the
+// container of their process or the one their detail names, and keep
+// every finding.* field for the page to render.
+func TestFindingsOfAnyKindConcernTheirContainer(t *testing.T) {
+	s := newFindingStore(10)
+	posture := &event.Event{Time: 2, Type: event.MustType("posture"), Source: event.SourceTruesight, Pid: 42,
+		Finding: &event.Finding{Kind: "posture", Summary: "root_writable the root filesystem is writable",
+			Detail: map[string]string{"check": "root_writable", "severity": "high", "workload": "container nginx"}}}
+	s.add(posture, &state.Process{Pid: 42, Comm: "nginx", ContainerID: "nginxid"})
+	drift := &event.Event{Time: 3, Type: event.MustType("hidden_process"), Source: event.SourceTruesight,
+		Finding: &event.Finding{Kind: "file_drift", Summary: "/etc/ld.so.preload changed",
+			Detail: map[string]string{"container_id": "sidecarid", "path": "/etc/ld.so.preload"}}}
+	s.add(drift, nil)
+	host := &event.Event{Time: 4, Type: event.MustType("posture"), Source: event.SourceTruesight,
+		Finding: &event.Finding{Kind: "posture", Summary: "node check", Detail: map[string]string{"workload": "node"}}}
+	s.add(host, nil)
+	kinds := func(id string) []string {
+		var out []string
+		for _, f := range s.list(id) {
+			out = append(out, f.Kind+":"+f.Summary)
+		}
+		return out
+	}
+	cases := map[string][]string{
+		"nginxid":   {"posture:root_writable the root filesystem is writable"},
+		"sidecarid": {"file_drift:/etc/ld.so.preload changed"},
+		"host":      {"posture:node check"},
+	}
+	for id, want := range cases {
+		if got := kinds(id); !slices.Equal(got, want) {
+			t.Errorf("findings concerning %s: %q, want %q", id, got, want)
+		}
+	}
+	f := s.list("nginxid")[0]
+	b, _ := json.Marshal(f)
+	for _, want := range []string{`"kind":"posture"`, `"type":"posture"`, `"check":"root_writable"`, `"severity":"high"`, `"comm":"nginx"`, `"container_id":"nginxid"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the finding's JSON %s lacks %s", b, want)
+		}
+	}
+}

@@ -167,11 +167,15 @@ func (s *findingStore) list(containerID string) []*findingEntry {
 	return out
 }
 
+// onHost reports whether a finding concerns no container: its process
+// runs on the host and neither its root nor its detail names one.
+func (e *findingEntry) onHost() bool { return len(e.Containers) == 0 }
+
 // concerns reports whether a finding is about a container ("host": about
 // the host).
 func concerns(e *findingEntry, id string) bool {
 	if id == "host" {
-		return e.ContainerID == "" && !strings.HasPrefix(e.Root, "container:")
+		return e.onHost()
 	}
 	for _, c := range e.Containers {
 		if c == id || container.ShortID(c) == id || strings.HasPrefix(id, c) {

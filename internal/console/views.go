@@ -133,7 +133,7 @@ func (c *Console) serveContainers(w http.ResponseWriter, _ *http.Request) {
 		out = append(out, v)
 	}
 	for _, f := range c.findings.list("") {
-		if len(f.Containers) == 0 && !strings.HasPrefix(f.Root, "container:") {
+		if f.onHost() {
 			out[0].Findings[f.Kind]++
 		}
 		for _, id := range f.Containers {
