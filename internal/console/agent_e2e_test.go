@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,17 +21,8 @@ import (
 // liveAgent is a real `truesight run` with the console on, on a loopback
 // port of its own, its token testToken.
 type liveAgent struct {
+	*testenv.Agent
 	url string // http://127.0.0.1:PORT
-
-	mu     sync.Mutex
-	log    strings.Builder
-	alerts []string // the --json lines of stdout
-}
-
-func (a *liveAgent) logText() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.log.String()
 }
 
 // freePort is a loopback TCP port nothing listens on now.
@@ -56,7 +44,7 @@ func startAgent(t *testing.T, rulesYAML, dockerSocket string) *liveAgent {
 	testenv.RequireRoot(t)
 	bin := testenv.Truesight(t)
 	port := freePort(t)
-	args := []string{"run", "--json", "--scan-interval", "1s",
+	args := []string{"--json", "--scan-interval", "1s",
 		"-o", "truesight.console.enabled=true", "-o", "webserver.listen_port=" + strconv.Itoa(port),
 		"--docker-socket", dockerSocket, "--containerd-socket", "", "--cri-socket", ""}
 	if rulesYAML != "" {
@@ -66,69 +54,8 @@ func startAgent(t *testing.T, rulesYAML, dockerSocket string) *liveAgent {
 		}
 		args = append(args, "-r", f)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "TRUESIGHT_CONSOLE_TOKEN="+testToken)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	a := &liveAgent{url: "http://127.0.0.1:" + strconv.Itoa(port)}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { wg.Wait(); _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("agent log:\n%s", a.logText())
-		}
-	})
-	go func() {
-		defer wg.Done()
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			a.mu.Lock()
-			a.alerts = append(a.alerts, sc.Text())
-			a.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	ready := make(chan struct{})
-	go func() {
-		defer wg.Done()
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			a.mu.Lock()
-			a.log.WriteString(sc.Text() + "\n")
-			a.mu.Unlock()
-			if !once && strings.Contains(sc.Text(), "truesight: watching") {
-				once = true
-				close(ready)
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("the agent did not start within 90s:\n%s", a.logText())
-	}
-	return a
+	return &liveAgent{Agent: testenv.StartAgent(t, bin, []string{"TRUESIGHT_CONSOLE_TOKEN=" + testToken}, args...),
+		url: "http://127.0.0.1:" + strconv.Itoa(port)}
 }
 
 // get fetches path with the token and decodes its JSON into v.
@@ -229,13 +156,11 @@ func TestLiveAgentAPI(t *testing.T) {
 	// The agent's own --json line of the same alert says the same.
 	var printed string
 	for deadline := time.Now().Add(5 * time.Second); printed == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		a.mu.Lock()
-		for _, l := range a.alerts {
+		for _, l := range a.Lines() {
 			if strings.Contains(l, `"rule":"Console probe"`) {
 				printed = l
 			}
 		}
-		a.mu.Unlock()
 	}
 	var out struct {
 		Output string `json:"output"`

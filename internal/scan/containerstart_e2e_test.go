@@ -1,10 +1,8 @@
 package scan
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,66 +75,9 @@ func TestPlainContainerStartsRaiseNothing(t *testing.T) {
 		t.Cleanup(func() { _ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
 	}
 
-	agent := exec.Command(bin, "run", "--scan-interval", "1s", "--json", "-o", "webserver.enabled=false",
+	agent := testenv.StartAgent(t, bin, nil, "--scan-interval", "1s", "--json", "-o", "webserver.enabled=false",
 		"--docker-socket", "", "--containerd-socket", "", "--cri-socket", "")
-	stdout, err := agent.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := agent.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stopAgent := func() {
-		if !stopped {
-			stopped = true
-			_ = agent.Process.Signal(syscall.SIGINT)
-			_ = agent.Wait()
-		}
-	}
-	t.Cleanup(func() { _ = agent.Process.Kill(); stopAgent() })
-	var lines []string
 	var mu sync.Mutex
-	outDone := make(chan struct{})
-	go func() {
-		defer close(outDone)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-		}
-	}()
-	var logText strings.Builder
-	ready := make(chan struct{})
-	logDone := make(chan struct{})
-	go func() {
-		defer close(logDone)
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			mu.Lock()
-			logText.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if !once && strings.Contains(sc.Text(), "truesight: watching") {
-				once = true
-				close(ready)
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("the agent did not start within 60s:\n%s", logText.String())
-	}
 	// The scans of the agent's first seconds look at the machine as it is;
 	// let one pass before the starts.
 	time.Sleep(2 * time.Second)
@@ -198,9 +138,8 @@ func TestPlainContainerStartsRaiseNothing(t *testing.T) {
 	startsTook := time.Since(began)
 	// Two more scans see the last containers gone.
 	time.Sleep(3 * time.Second)
-	stopAgent()
-	<-outDone
-	<-logDone
+	agent.Stop()
+	lines := agent.Lines()
 	_ = churnCmd.Process.Kill()
 	if len(failed) > 0 {
 		t.Fatalf("%d of %d container starts failed:\n%s", len(failed), len(starts), strings.Join(failed, "\n"))
