@@ -43,10 +43,10 @@ func InspectRoot(root string) Contents {
 		return c
 	}
 	defer func() { _ = unix.Close(rfd) }()
-	seen := map[[2]uint64]bool{}
 	// exists reports whether p is a regular file (after links, in the
-	// root) not seen before under another name.
-	exists := func(p string) bool {
+	// root) not seen before in seen under another name. Each kind has its
+	// own seen set: a busybox that is both sh and dpkg counts as both.
+	exists := func(seen map[[2]uint64]bool, p string) bool {
 		fd, err := unix.Openat2(rfd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
 		if err != nil {
 			return false
@@ -63,21 +63,22 @@ func InspectRoot(root string) Contents {
 		seen[k] = true
 		return true
 	}
+	loaders, shells, pkgs := map[[2]uint64]bool{}, map[[2]uint64]bool{}, map[[2]uint64]bool{}
 	for _, d := range loaderDirs {
 		for _, n := range listDir(rfd, d) {
-			if loaderName.MatchString(n) && exists(path.Join(d, n)) {
+			if loaderName.MatchString(n) && exists(loaders, path.Join(d, n)) {
 				c.Loaders = append(c.Loaders, path.Join(d, n))
 			}
 		}
 	}
 	for _, d := range binDirs {
 		for _, n := range shellNames {
-			if exists(path.Join(d, n)) {
+			if exists(shells, path.Join(d, n)) {
 				c.Shells = append(c.Shells, path.Join(d, n))
 			}
 		}
 		for _, n := range packageManagers {
-			if exists(path.Join(d, n)) {
+			if exists(pkgs, path.Join(d, n)) {
 				c.PackageManagers = append(c.PackageManagers, path.Join(d, n))
 			}
 		}

@@ -253,6 +253,14 @@ func ReadNode(sysRoot, procRoot string) Node {
 		n.How = "/sys/kernel/security/lsm lists " + strings.TrimSpace(string(b))
 		return n
 	}
+	if ids, err := listLSMs(); err == nil {
+		for _, id := range ids {
+			n.LSMs = append(n.LSMs, lsmName(id))
+		}
+		n.AppArmor = slices.Contains(n.LSMs, "apparmor")
+		n.How = "the kernel's lsm_list_modules lists " + strings.Join(n.LSMs, ",")
+		return n
+	}
 	if b, err := os.ReadFile(filepath.Join(sysRoot, "module/apparmor/parameters/enabled")); err == nil {
 		n.AppArmor = strings.TrimSpace(string(b)) == "Y"
 		n.How = "/sys/module/apparmor/parameters/enabled is " + strings.TrimSpace(string(b))

@@ -156,11 +156,5 @@ func requireOwnLibcImage(t testing.TB) {
 // when the test ends.
 func startPsContainer(t testing.TB, name string, extra []string, args ...string) string {
 	t.Helper()
-	_ = exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
-	runArgs := append([]string{"run", "-d", "--name", name}, extra...)
-	runArgs = append(runArgs, psImage)
-	runArgs = append(runArgs, args...)
-	id := testenv.Podman(t, runArgs...)
-	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-t", "0", id).Run() })
-	return id
+	return testenv.StartContainerOf(t, psImage, name, extra, args...)
 }

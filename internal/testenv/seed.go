@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,8 +112,24 @@ func BuildDynamicImage(image string, hiders map[string]string, libcTail []byte) 
 			_ = os.Symlink("busybox", filepath.Join(root, "bin", a))
 		}
 	}
+	libc := ""
 	for prog := range dynamic {
-		if err := copyDynamic(root, prog, libcTail); err != nil {
+		src, err := exec.LookPath(prog)
+		if err != nil {
+			return err
+		}
+		libs, err := CopyProgram(root, src, "/usr/bin/"+prog)
+		if err != nil {
+			return err
+		}
+		for _, l := range libs {
+			if filepath.Base(l) == "libc.so.6" {
+				libc = filepath.Join(root, l)
+			}
+		}
+	}
+	if libcTail != nil {
+		if err := appendFile(libc, libcTail); err != nil {
 			return err
 		}
 	}
@@ -128,45 +143,6 @@ func BuildDynamicImage(image string, hiders map[string]string, libcTail []byte) 
 		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
 	}
 	return ImportRootfs(root, files, image, "/usr/bin:/bin")
-}
-
-// copyDynamic copies the host's prog into root's /usr/bin with the
-// libraries ldd names at their paths.
-func copyDynamic(root, prog string, libcTail []byte) error {
-	src, err := exec.LookPath(prog)
-	if err != nil {
-		return err
-	}
-	if err := CopyFile(src, filepath.Join(root, "usr/bin", prog), 0o755); err != nil {
-		return err
-	}
-	out, err := exec.Command("ldd", src).Output()
-	if err != nil {
-		return fmt.Errorf("ldd %s: %w", src, err)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		for _, f := range strings.Fields(line) {
-			if !strings.HasPrefix(f, "/") {
-				continue
-			}
-			dst := filepath.Join(root, f)
-			if _, err := os.Stat(dst); err == nil {
-				continue
-			}
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			if err := CopyFile(f, dst, 0o755); err != nil {
-				return err
-			}
-			if filepath.Base(f) == "libc.so.6" && libcTail != nil {
-				if err := appendFile(dst, libcTail); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // DynamicImage is the image of BuildDynamicImage without hiders, cached

@@ -148,6 +148,44 @@ func ImportRootfs(root string, files map[string]string, image, path string) erro
 	return tar.Wait()
 }
 
+// CopyProgram copies the host's program src to dst inside the root
+// filesystem at root, with the shared libraries and the loader ldd names
+// at their own paths (a library already in the root is kept). It returns
+// the libraries' paths inside the root, for images with a dynamically
+// linked program.
+func CopyProgram(root, src, dst string) ([]string, error) {
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(root, dst)), 0o755); err != nil {
+		return nil, err
+	}
+	if err := CopyFile(src, filepath.Join(root, dst), 0o755); err != nil {
+		return nil, err
+	}
+	out, err := exec.Command("ldd", src).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ldd %s: %w", src, err)
+	}
+	var libs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, f := range strings.Fields(line) {
+			if !strings.HasPrefix(f, "/") {
+				continue
+			}
+			libs = append(libs, f)
+			d := filepath.Join(root, f)
+			if _, err := os.Stat(d); err == nil {
+				continue
+			}
+			if err := os.MkdirAll(filepath.Dir(d), 0o755); err != nil {
+				return nil, err
+			}
+			if err := CopyFile(f, d, 0o755); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return libs, nil
+}
+
 // Podman runs podman and returns its trimmed stdout, failing the test on
 // error.
 func Podman(t testing.TB, args ...string) string {
@@ -166,9 +204,15 @@ func Podman(t testing.TB, args ...string) string {
 // image and removes it when the test ends. It returns the full id.
 func StartContainer(t testing.TB, name string, extra []string, args ...string) string {
 	t.Helper()
+	return StartContainerOf(t, Image, name, extra, args...)
+}
+
+// StartContainerOf is StartContainer with another image.
+func StartContainerOf(t testing.TB, image, name string, extra []string, args ...string) string {
+	t.Helper()
 	_ = exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
 	runArgs := append([]string{"run", "-d", "--name", name}, extra...)
-	runArgs = append(runArgs, Image)
+	runArgs = append(runArgs, image)
 	runArgs = append(runArgs, args...)
 	id := Podman(t, runArgs...)
 	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-t", "0", id).Run() })
