@@ -121,8 +121,8 @@ func ParseProfiles(file, text string) ([]*Profile, error) {
 			}
 			continue
 		}
-		if cur == nil {
-			continue
+		if cur == nil || depth != 1 {
+			continue // outside a profile, or in a hat or child profile
 		}
 		glob, ok := denyWriteRule(line)
 		if !ok {
@@ -159,7 +159,7 @@ var permRe = regexp.MustCompile(`^[rwaxlkmiupcUPCI]+$`)
 // "deny file w /etc/**,".
 func denyWriteRule(line string) (string, bool) {
 	line = strings.TrimSuffix(strings.TrimSpace(line), ",")
-	f := strings.Fields(line)
+	f := ruleFields(line)
 	deny := false
 	i := 0
 	for ; i < len(f); i++ {
@@ -186,6 +186,32 @@ func denyWriteRule(line string) (string, bool) {
 		return "", false
 	}
 	return strings.Trim(b, `"`), true
+}
+
+// ruleFields splits a rule at blanks, keeping a quoted path ("/etc/my
+// dir/**") as one field, quotes included.
+func ruleFields(line string) []string {
+	var out []string
+	var b strings.Builder
+	quoted := false
+	for _, r := range line {
+		switch {
+		case r == '"':
+			quoted = !quoted
+			b.WriteRune(r)
+		case !quoted && (r == ' ' || r == '\t'):
+			if b.Len() > 0 {
+				out = append(out, b.String())
+				b.Reset()
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() > 0 {
+		out = append(out, b.String())
+	}
+	return out
 }
 
 // globRegexp turns an AppArmor path glob into an anchored regular

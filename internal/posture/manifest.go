@@ -175,7 +175,7 @@ func readObject(file string, n *yaml.Node, depth int) ([]Pod, []Note, []error) {
 	}
 	data, err := toJSON(n)
 	if err != nil {
-		return nil, nil, []error{&Error{file, n.Line, err.Error()}}
+		return nil, nil, []error{valueError(file, n.Line, err)}
 	}
 	p := Pod{File: file, Kind: kind, Line: n.Line, obj: n}
 	var tm metav1.ObjectMeta
@@ -250,13 +250,43 @@ func readObject(file string, n *yaml.Node, depth int) ([]Pod, []Note, []error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// parserProblems are the YAML parser's (not scanner's) problems. For
+// them the YAML library gives a 0-based line: where the enclosing block
+// or flow collection starts, or where the problem is.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'": true, "did not find expected ',' or '}'": true,
+	"did not find expected '-' indicator": true, "did not find expected <document start>": true,
+	"did not find expected key": true, "did not find expected node content": true,
+	"found duplicate %TAG directive": true, "found duplicate %YAML directive": true,
+	"found incompatible YAML document": true, "found undefined tag handle": true,
+}
+
 func yamlError(file string, err error) error {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if parserProblems[m[2]] {
+			line++
+		}
 		return &Error{file, line, "malformed YAML: " + m[2]}
 	}
 	return &Error{file, 0, "malformed YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+var unmarshalLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// valueError is an error decoding the values of an object: a duplicate
+// key is reported at its line.
+func valueError(file string, line int, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		if m := unmarshalLine.FindStringSubmatch(te.Errors[0]); m != nil {
+			l, _ := strconv.Atoi(m[1])
+			return &Error{file, l, m[2]}
+		}
+		return &Error{file, line, te.Errors[0]}
+	}
+	return &Error{file, line, err.Error()}
 }
 
 func decodeError(file string, n *yaml.Node, kind string, err error) error {

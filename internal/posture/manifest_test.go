@@ -160,7 +160,7 @@ func TestBadInputGivesFileAndLine(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"testdata/bad/malformed.yaml", []string{"testdata/bad/malformed.yaml:7: malformed YAML: did not find expected ',' or ']'"}},
+		{"testdata/bad/malformed.yaml", []string{"testdata/bad/malformed.yaml:8: malformed YAML: did not find expected ',' or ']'"}},
 		{"testdata/bad/wrongtype.yaml", []string{
 			"testdata/bad/wrongtype.yaml:6: Deployment: field spec.replicas: a int32 cannot hold string",
 			`testdata/bad/wrongtype.yaml:11: a Kubernetes object is a mapping with apiVersion and kind, not the scalar "just a string"`,
@@ -205,5 +205,39 @@ func TestReadInputs(t *testing.T) {
 				t.Errorf("pods %d errors %v; want %d pods, %d errors", len(pods), errs, tt.pods, tt.errs)
 			}
 		})
+	}
+}
+
+func TestMalformedYAMLSaysWhere(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"duplicate key", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  name: b\nspec: {containers: []}\n", `f.yaml:5: mapping key "name" already defined at line 4`},
+		{"tab indentation", "apiVersion: v1\nkind: Pod\nspec:\n\tcontainers: []\n", "f.yaml:4: malformed YAML: found character that cannot start any token"},
+		{"unclosed quote", "apiVersion: v1\nkind: Pod\nmetadata: {name: \"a}\n", "f.yaml:3: malformed YAML: found unexpected end of stream"},
+		{"mapping in a scalar", "apiVersion: v1\nkind: Pod\nmetadata: a: b\n", "f.yaml:3: malformed YAML: mapping values are not allowed in this context"},
+		{"bad indentation", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n - x\n", "f.yaml:5: malformed YAML: did not find expected key"},
+		{"unclosed flow sequence", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a}\n", "f.yaml:4: malformed YAML: did not find expected ',' or ']'"},
+		{"wrong type deep", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    ports: [{containerPort: http}]\n", "f.yaml:4: Pod: field spec.containers.ports.containerPort: a int32 cannot hold string"},
+		{"unknown anchor", "apiVersion: v1\nkind: Pod\nspec: *nope\n", "f.yaml: malformed YAML: unknown anchor 'nope' referenced"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pods, _, errs := ReadManifests("f.yaml", strings.NewReader(tt.in))
+			if len(errs) != 1 || errs[0].Error() != tt.want || len(pods) != 0 {
+				t.Errorf("errors %q (pods %d), want %q", errs, len(pods), tt.want)
+			}
+		})
+	}
+}
+
+func TestUnknownKindIsANoteAtItsLine(t *testing.T) {
+	in := "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: example.com/v1\nkind: Frobnicator\nspec: {template: {}}\n"
+	pods, notes, errs := ReadManifests("f.yaml", strings.NewReader(in))
+	var g []string
+	for _, n := range notes {
+		g = append(g, n.String())
+	}
+	want := []string{"f.yaml:1: v1 Service has no pod spec: not checked", "f.yaml:5: example.com/v1 Frobnicator has no pod spec: not checked"}
+	if len(pods) != 0 || len(errs) != 0 || !slices.Equal(g, want) {
+		t.Errorf("pods %d errors %v notes %q, want %q", len(pods), errs, g, want)
 	}
 }

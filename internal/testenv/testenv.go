@@ -152,7 +152,7 @@ func ImportRootfs(root string, files map[string]string, image, path string) erro
 // filesystem at root, with the shared libraries and the loader ldd names
 // at their own paths (a library already in the root is kept). It returns
 // the libraries' paths inside the root, for images with a dynamically
-// linked program.
+// linked program; none for a static one.
 func CopyProgram(root, src, dst string) ([]string, error) {
 	if err := os.MkdirAll(filepath.Dir(filepath.Join(root, dst)), 0o755); err != nil {
 		return nil, err
@@ -160,9 +160,12 @@ func CopyProgram(root, src, dst string) ([]string, error) {
 	if err := CopyFile(src, filepath.Join(root, dst), 0o755); err != nil {
 		return nil, err
 	}
-	out, err := exec.Command("ldd", src).Output()
+	out, err := exec.Command("ldd", src).CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("ldd %s: %w", src, err)
+		if strings.Contains(string(out), "not a dynamic executable") {
+			return nil, nil // static: nothing more to copy
+		}
+		return nil, fmt.Errorf("ldd %s: %w: %s", src, err, out)
 	}
 	var libs []string
 	for _, line := range strings.Split(string(out), "\n") {
