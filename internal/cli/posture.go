@@ -139,15 +139,21 @@ func postureRunning(cmd *cobra.Command, rep *posture.Report, rf *runtimeFlags, c
 		_ = reg.Run(ctx)
 	}()
 	defer func() { cancel(); <-done }()
+	// The runtimes get until the deadline to describe every container:
+	// names and images make the report readable, the checks do not need
+	// them.
+	wctx, wcancel := context.WithTimeout(ctx, waitFor)
+	defer wcancel()
 	select {
 	case <-reg.Synced():
-	case <-time.After(waitFor):
+	case <-wctx.Done():
 	}
+	lookup := func(id string) *container.Info { return reg.Wait(wctx, id) }
 	self, err := posture.ReadSelf(procRoot)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("read own namespaces: %w", err)}
 	}
-	obs, err := posture.ObserveAll(procRoot, reg.Lookup)
+	obs, err := posture.ObserveAll(procRoot, lookup)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("read processes: %w", err)}
 	}

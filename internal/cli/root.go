@@ -26,7 +26,15 @@ func (e *exitError) Error() string {
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return mainWithInput(args, nil, stdout, stderr)
+}
+
+// mainWithInput is Main reading stdin from in (os.Stdin when nil).
+func mainWithInput(args []string, in io.Reader, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
+	if in != nil {
+		root.SetIn(in)
+	}
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {

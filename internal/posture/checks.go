@@ -39,6 +39,16 @@ func ParseSeverity(s string) (Severity, error) {
 // MarshalText writes the severity's name.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a severity's name, so the JSON report reads back.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // Check describes one check. Remediation is the YAML to add; "<c>"
 // stands for the container's name.
 type Check struct {
