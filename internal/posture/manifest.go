@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,7 +113,8 @@ var workloads = map[string][]string{
 // documents after it cannot be found); a document with a field of the
 // wrong type is reported and the next one read.
 func ReadManifests(name string, r io.Reader) (pods []Pod, notes []Note, errs []error) {
-	dec := yaml.NewDecoder(io.LimitReader(r, maxDocumentBytes))
+	lr := &lineCounter{r: io.LimitReader(r, maxDocumentBytes)}
+	dec := yaml.NewDecoder(lr)
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
@@ -120,7 +122,11 @@ func ReadManifests(name string, r io.Reader) (pods []Pod, notes []Note, errs []e
 			return pods, notes, errs
 		}
 		if err != nil {
-			errs = append(errs, yamlError(name, err))
+			e := yamlError(name, err)
+			// At the end of the input the library counts one line more
+			// than there is.
+			e.Line = min(e.Line, lr.lines+1)
+			errs = append(errs, e)
 			return pods, notes, errs
 		}
 		if len(doc.Content) == 0 {
@@ -261,7 +267,19 @@ var parserProblems = map[string]bool{
 	"found incompatible YAML document": true, "found undefined tag handle": true,
 }
 
-func yamlError(file string, err error) error {
+// lineCounter counts the line breaks read through it.
+type lineCounter struct {
+	r     io.Reader
+	lines int
+}
+
+func (c *lineCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.lines += bytes.Count(p[:n], []byte{'\n'})
+	return n, err
+}
+
+func yamlError(file string, err error) *Error {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
