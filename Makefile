@@ -82,6 +82,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRead $(FUZZFLAGS) ./internal/capture/
 	$(GO) test -run '^$$' -fuzz FuzzReplay $(FUZZFLAGS) ./internal/replay/
 	$(GO) test -run '^$$' -fuzz FuzzDecode $(FUZZFLAGS) ./internal/sensor/
+	$(GO) test -run '^$$' -fuzz FuzzReadManifests $(FUZZFLAGS) ./internal/posture/
 
 clean:
 	rm -rf bin
