@@ -269,6 +269,8 @@ type Truesight struct {
 	Snaplen int `yaml:"snaplen"`
 	// Console is the local web console (console.go).
 	Console Console `yaml:"console"`
+	// FIM is file integrity monitoring (fim.go).
+	FIM FIM `yaml:"fim"`
 }
 
 // Containers locates the container runtimes' sockets.

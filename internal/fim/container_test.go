@@ -6,11 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/truesightsec/truesight/internal/container"
@@ -21,46 +19,16 @@ import (
 // that adds an (empty) /etc/ld.so.preload, a library and /usr/local/bin.
 const testImage = "localhost/ts-fim-img:latest"
 
-var (
-	imageOnce sync.Once
-	imageErr  error
-	imageMade bool
-)
+// TestImageFile is the Containerfile of testImage.
+const testImageFile = "FROM " + testenv.Image + "\nRUN mkdir -p /usr/local/bin /usr/lib && touch /etc/ld.so.preload && echo lib1 > /usr/lib/libfoo.so.1\n"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if imageMade {
-		_ = exec.Command("podman", "rmi", "-f", testImage).Run()
-	}
+	testenv.RemoveBuiltImages()
 	os.Exit(code)
 }
 
-func requireImage(t *testing.T) {
-	t.Helper()
-	testenv.RequirePodman(t)
-	imageOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ts-fim-build-")
-		if err != nil {
-			imageErr = err
-			return
-		}
-		defer func() { _ = os.RemoveAll(dir) }()
-		cf := "FROM " + testenv.Image + "\nRUN mkdir -p /usr/local/bin /usr/lib && touch /etc/ld.so.preload && echo lib1 > /usr/lib/libfoo.so.1\n"
-		if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(cf), 0o644); err != nil {
-			imageErr = err
-			return
-		}
-		out, err := exec.Command("podman", "build", "-q", "-t", testImage, dir).CombinedOutput()
-		if err != nil {
-			imageErr = errors.New("podman build: " + err.Error() + ": " + string(out))
-			return
-		}
-		imageMade = true
-	})
-	if imageErr != nil {
-		t.Fatal(imageErr)
-	}
-}
+func requireImage(t *testing.T) { testenv.BuildImage(t, testImage, testImageFile) }
 
 // startContainer runs a container of the test image that sleeps, and
 // returns it as the FIM sees it.
@@ -149,7 +117,7 @@ func TestDriftOfAContainerIsEachChangeOfItsUpperLayerAndNothingElse(t *testing.T
 	// Accepting a change takes it out of the drift.
 	for _, ch := range cs {
 		if ch.Path == "/usr/local/bin/x" {
-			must(t, s.AcceptContainer(c.ID, ch.Path, ch.New, ch.Kind))
+			must(t, s.AcceptContainer(c.ID, ch.Path, ch.New, ch.Kind, "test"))
 		}
 	}
 	cs, _, err = m.Drift(context.Background(), c)

@@ -363,3 +363,80 @@ func (m *Monitor) Verify(ctx context.Context, bl *Baseline, rehash bool) ([]Chan
 	slices.SortFunc(out, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
 }
+
+// Running lists the containers /proc shows (under procRoot) whose root is
+// an overlay with an upper layer, named by lookup (the container
+// registry; nil or a nil answer leaves names empty). Containers with
+// another root (a read-only rootfs of lower layers only, another storage
+// driver) come back as errors saying so.
+func Running(procRoot string, lookup func(fullID string) *container.Info) ([]*Container, []error) {
+	procs, err := container.ScanProcs(procRoot)
+	if err != nil {
+		return nil, []error{fmt.Errorf("list containers from %s: %w", procRoot, err)}
+	}
+	ids := make([]string, 0, len(procs))
+	for id := range procs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var out []*Container
+	var errs []error
+	for _, id := range ids {
+		c, err := ContainerOf(procRoot, id, procs[id].Pid, lookup)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, errs
+}
+
+// ContainerOf describes the container id whose process pid is known.
+func ContainerOf(procRoot, id string, pid int, lookup func(fullID string) *container.Info) (*Container, error) {
+	ov, err := container.ReadOverlay(procRoot, pid)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", container.ShortID(id), err)
+	}
+	c := &Container{ID: id, Pid: pid, Overlay: ov}
+	if lookup != nil {
+		if info := lookup(id); info != nil {
+			c.Name, c.Image, c.ImageDigest = info.Name, info.Image, info.ImageDigest
+		}
+	}
+	return c, nil
+}
+
+// HostChange is how path rel of host baseline bl differs from it now; nil
+// when it does not.
+func (m *Monitor) HostChange(ctx context.Context, bl *Baseline, rel string) (*Change, error) {
+	now, err := statEntry(ctx, bl.Path, rel, m.Walk)
+	if err != nil {
+		return nil, err
+	}
+	var was *Entry
+	err = m.Store.Read(func(l *Lookup) error {
+		var err error
+		was, err = l.Get(bl.ID, rel)
+		if errors.Is(err, errTampered) {
+			was, err = nil, nil // a forged record is replaced by the accepted state
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case was == nil && now == nil:
+		return nil, nil
+	case was == nil:
+		return &Change{Kind: Added, Path: rel, Layer: bl.ID, New: now}, nil
+	case now == nil:
+		return &Change{Kind: Deleted, Path: rel, Layer: bl.ID, Old: was}, nil
+	}
+	kind, attrs := Compare(was, now, true)
+	if kind == "" {
+		return nil, nil
+	}
+	return &Change{Kind: kind, Path: rel, Layer: bl.ID, Old: was, New: now, Attrs: attrs}, nil
+}

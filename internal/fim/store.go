@@ -294,10 +294,10 @@ var errTampered = errors.New("HMAC does not verify")
 // open verifies a record and returns its payload.
 func (s *Store) open(where, key, value []byte) ([]byte, error) {
 	if len(value) < sha256.Size {
-		return nil, fmt.Errorf("record %s/%s: %d bytes, shorter than its HMAC: %w", where, key, len(value), errTampered)
+		return nil, fmt.Errorf("record %q of %s: %d bytes, shorter than its HMAC: %w", key, bytes.TrimSuffix(where, []byte("/")), len(value), errTampered)
 	}
 	if !hmac.Equal(value[:sha256.Size], s.mac(where, key, value[sha256.Size:])) {
-		return nil, fmt.Errorf("record %s/%s: %w", where, key, errTampered)
+		return nil, fmt.Errorf("record %q of %s: %w", key, bytes.TrimSuffix(where, []byte("/")), errTampered)
 	}
 	return value[sha256.Size:], nil
 }
@@ -404,7 +404,9 @@ func (s *Store) PutBaseline(bl *Baseline, entries []*Entry) error {
 				return err
 			}
 			bl.Entries++
-			bl.Bytes += e.Size
+			if e.Type == TypeFile {
+				bl.Bytes += e.Size
+			}
 		}
 		bl.Seal = s.sealOf(b, where)
 		return s.putBaselineRecord(tx, bl)
@@ -474,10 +476,10 @@ func (s *Store) decodeEntry(id string, k, v []byte) (*Entry, error) {
 	}
 	e, err := decodeEntry(p)
 	if err != nil {
-		return nil, fmt.Errorf("record %s%s: %w", where, k, err)
+		return nil, fmt.Errorf("record %q of %s: %w", k, bytes.TrimSuffix(where, []byte("/")), err)
 	}
 	if e.Path != string(k) {
-		return nil, fmt.Errorf("record %s%s holds path %s: %w", where, k, e.Path, errTampered)
+		return nil, fmt.Errorf("record %q of %s holds path %s: %w", k, bytes.TrimSuffix(where, []byte("/")), e.Path, errTampered)
 	}
 	return e, nil
 }
@@ -554,9 +556,9 @@ func (l *Lookup) Accepted(containerID, path string) (e *Entry, deleted, ok bool,
 	return e, false, true, err
 }
 
-// AcceptHost makes now the baseline entry of path in host baseline bl
+// AcceptHost (by user, for the log) makes now the baseline entry of path in host baseline bl
 // (nil now: the file's deletion is accepted), reseals it and logs it.
-func (s *Store) AcceptHost(bl *Baseline, path string, now *Entry, kind Kind) error {
+func (s *Store) AcceptHost(bl *Baseline, path string, now *Entry, kind Kind, user string) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEntries).Bucket([]byte(bl.ID))
 		if b == nil {
@@ -581,13 +583,13 @@ func (s *Store) AcceptHost(bl *Baseline, path string, now *Entry, kind Kind) err
 		if err := s.putBaselineRecord(tx, bl); err != nil {
 			return err
 		}
-		return s.log(tx, LogRecord{Action: "accept", Baseline: bl.ID, Path: path, Kind: kind})
+		return s.log(tx, LogRecord{Action: "accept", Baseline: bl.ID, Path: path, Kind: kind, User: user})
 	})
 }
 
-// AcceptContainer records now (nil: a deletion) as the accepted state of
+// AcceptContainer (by user, for the log) records now (nil: a deletion) as the accepted state of
 // path in container id, and logs it.
-func (s *Store) AcceptContainer(containerID, path string, now *Entry, kind Kind) error {
+func (s *Store) AcceptContainer(containerID, path string, now *Entry, kind Kind, user string) error {
 	return s.update(func(tx *bolt.Tx) error {
 		cb, err := tx.Bucket(bucketAccepted).CreateBucketIfNotExists([]byte(containerID))
 		if err != nil {
@@ -603,7 +605,7 @@ func (s *Store) AcceptContainer(containerID, path string, now *Entry, kind Kind)
 		if err := cb.Put([]byte(path), s.seal(where, []byte(path), p)); err != nil {
 			return err
 		}
-		return s.log(tx, LogRecord{Action: "accept", Baseline: "container/" + containerID, Path: path, Kind: kind})
+		return s.log(tx, LogRecord{Action: "accept", Baseline: "container/" + containerID, Path: path, Kind: kind, User: user})
 	})
 }
 

@@ -87,7 +87,7 @@ func TestVerifyOfAHostTreeReportsEachChangeOnce(t *testing.T) {
 	}
 	// Accepting the changes makes the tree clean again, and is logged.
 	for _, c := range cs {
-		must(t, s.AcceptHost(bl, c.Path, c.New, c.Kind))
+		must(t, s.AcceptHost(bl, c.Path, c.New, c.Kind, "test"))
 	}
 	cs, err = m.Verify(context.Background(), bl, false)
 	must(t, err)

@@ -336,3 +336,54 @@ func Truesight(t testing.TB) string {
 	}
 	return bin
 }
+
+var (
+	builtMu sync.Mutex
+	built   = map[string]error{}
+)
+
+// BuildImage builds image (e.g. localhost/ts-<task>-img:latest) once per
+// test process from a Containerfile text (FROM Image and RUN steps work
+// offline) and returns its name. RemoveBuiltImages, called from TestMain,
+// removes what was built.
+func BuildImage(t testing.TB, image, containerfile string) string {
+	t.Helper()
+	RequirePodman(t)
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	err, ok := built[image]
+	if !ok {
+		err = buildFrom(image, containerfile)
+		built[image] = err
+	}
+	if err != nil {
+		t.Fatalf("build image %s: %v", image, err)
+	}
+	return image
+}
+
+func buildFrom(image, containerfile string) error {
+	dir, err := os.MkdirTemp("", "truesight-build-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(containerfile), 0o644); err != nil {
+		return err
+	}
+	if out, err := exec.Command("podman", "build", "-q", "-t", image, dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("podman build: %v: %s", err, out)
+	}
+	return nil
+}
+
+// RemoveBuiltImages removes the images BuildImage built in this process.
+func RemoveBuiltImages() {
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	for image, err := range built {
+		if err == nil {
+			_ = exec.Command("podman", "rmi", "-f", image).Run()
+		}
+	}
+}
