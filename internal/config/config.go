@@ -271,6 +271,8 @@ type Truesight struct {
 	Console Console `yaml:"console"`
 	// FIM is file integrity monitoring (fim.go).
 	FIM FIM `yaml:"fim"`
+	// Enforce protects the loader's configuration from writes (enforce.go).
+	Enforce Enforce `yaml:"enforce"`
 }
 
 // Containers locates the container runtimes' sockets.

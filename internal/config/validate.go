@@ -111,6 +111,7 @@ func (d *decoder) validate(c *Config) {
 	d.validateDrops(c, bad)
 	validateConsole(c, bad)
 	validateFIM(c, bad)
+	validateEnforce(c, bad)
 
 	for _, u := range []struct {
 		key string
