@@ -34,7 +34,7 @@ func ScanProcs(procRoot string) (map[string]Procs, error) {
 		if err != nil {
 			continue
 		}
-		id := idFromCgroupFile(data)
+		id := IDFromCgroupFile(data)
 		if id == "" {
 			continue
 		}
@@ -48,10 +48,10 @@ func ScanProcs(procRoot string) (map[string]Procs, error) {
 	return out, nil
 }
 
-// idFromCgroupFile returns the container id of a /proc/<pid>/cgroup file:
+// IDFromCgroupFile returns the container id of a /proc/<pid>/cgroup file:
 // from the unified (v2) line when it names one, else from the first v1
 // line that does.
-func idFromCgroupFile(data []byte) string {
+func IDFromCgroupFile(data []byte) string {
 	first := ""
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
