@@ -37,4 +37,3 @@ type Block struct {
 	Reason string
 	Time   time.Time
 }
-
