@@ -110,6 +110,9 @@ type Loop struct {
 	// the dynamic loader's configuration: /etc/ld.so.preload, ld.so.conf and
 	// ld.so.conf.d, in any root.
 	LoaderConfigWritten func()
+	// NameChanged, when set, is called (from the loop; it must not block)
+	// after every successful rename, link, symlink or unlink.
+	NameChanged func(e *event.Event, p *state.Process)
 	// Metrics, when set, counts events by type.
 	Metrics *web.Metrics
 	// OnEvent, when set, sees every event after evaluation (capture).
@@ -224,6 +227,9 @@ func (l *Loop) process(ctx context.Context, rec *sensor.Record, c *fields.Ctx, w
 	if l.LoaderConfigWritten != nil && touchesLoaderConfig(e) {
 		l.LoaderConfigWritten()
 	}
+	if l.NameChanged != nil && nameChangers[e.Type] && e.HasRes && e.Res >= 0 {
+		l.NameChanged(e, p)
+	}
 	c.Evt, c.Proc = e, p
 	l.awaitMetadata(ctx, c, waited)
 	l.Engine.Load().Match(c, emit)
@@ -242,6 +248,11 @@ func (l *Loop) needs(eng *engine.Engine) []bool {
 	n := make([]bool, event.NumTypes)
 	for _, t := range eng.Types(event.SourceSyscall) {
 		n[t] = true
+	}
+	if l.NameChanged != nil {
+		for t := range nameChangers {
+			n[t] = true
+		}
 	}
 	if l.LoaderConfigWritten != nil {
 		for t := range loaderConfigChangers {
@@ -278,6 +289,19 @@ var loaderConfigChangers = func() map[event.Type]bool {
 	}
 	return m
 }()
+
+// nameChangers are the event types that put a file under a name or take
+// it away without an open: what a permission check on open cannot stop.
+var nameChangers = func() map[event.Type]bool {
+	m := map[event.Type]bool{}
+	for _, n := range NameChangeSyscalls {
+		m[event.MustType(n)] = true
+	}
+	return m
+}()
+
+// NameChangeSyscalls are the syscalls OnNameChange observers see.
+var NameChangeSyscalls = []string{"rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "unlink", "unlinkat"}
 
 var openTypes = map[event.Type]bool{event.MustType("open"): true, event.MustType("openat"): true, event.MustType("openat2"): true, event.MustType("creat"): true}
 

@@ -143,6 +143,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}()
 
 	a.plan = PlanFor(eng)
+	a.plan.Syscalls = partSyscalls(a.plan.Syscalls, opts.Parts)
 	a.ringSize = cfg.RingBufferSize(sensor.OnlineCPUs())
 	snaplen := 0
 	if a.plan.Data {
@@ -181,7 +182,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	})
 	a.metrics.ObserveProcessTable(a.table.Len)
 	a.loop = &Loop{Sensor: a.sensor, Translator: tr, Hostname: a.host, Containers: a.reg, Metrics: a.metrics,
-		Emit: a.emit, LoaderConfigWritten: a.kickScan}
+		Emit: a.emit, LoaderConfigWritten: a.kickScan, NameChanged: a.nameChanged}
 	a.loop.Engine.Store(eng)
 
 	if ws := cfg.Webserver; ws.Enabled {
@@ -204,6 +205,29 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// partSyscalls adds the syscalls the parts need to the plan's, sorted.
+func partSyscalls(plan []string, parts []Part) []string {
+	set := map[string]bool{}
+	for _, s := range plan {
+		set[s] = true
+	}
+	for _, p := range parts {
+		if sp, ok := p.(SyscallsPart); ok {
+			for _, s := range sp.Syscalls() {
+				if _, known := sensor.SyscallNumber(s); known {
+					set[s] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Started describes the rules, syscalls, processes and outputs New set up.

@@ -32,6 +32,13 @@ type Part interface {
 	Run(ctx context.Context) error
 }
 
+// SyscallsPart is a Part that needs the sensor to capture syscalls
+// whatever the rules ask for (e.g. renames, for OnNameChange).
+type SyscallsPart interface {
+	Part
+	Syscalls() []string
+}
+
 // Env is what the agent offers its parts. Everything in it is safe for
 // concurrent use.
 type Env struct {
@@ -67,6 +74,16 @@ func (e *Env) OnFinding(fn func(ev *event.Event, p *state.Process)) {
 	e.a.obs.Lock()
 	defer e.a.obs.Unlock()
 	e.a.obs.findingObs = append(e.a.obs.findingObs, fn)
+}
+
+// OnNameChange adds an observer of every successful rename, link,
+// symlink and unlink (of any syscall flavour) the sensor sees, after the
+// syscall returned: e.Paths holds its paths. fn is called from the event
+// loop, must not block and must copy what it keeps (the event is reused).
+func (e *Env) OnNameChange(fn func(ev *event.Event, p *state.Process)) {
+	e.a.obs.Lock()
+	defer e.a.obs.Unlock()
+	e.a.obs.nameObs = append(e.a.obs.nameObs, fn)
 }
 
 // Handle serves h at pattern (a net/http ServeMux pattern, e.g.
@@ -118,6 +135,18 @@ type observers struct {
 	sync.Mutex
 	alertObs   []func(*output.Alert)
 	findingObs []func(*event.Event, *state.Process)
+	nameObs    []func(*event.Event, *state.Process)
+}
+
+// nameChanged passes a rename, link or unlink to the OnNameChange
+// observers.
+func (a *Agent) nameChanged(ev *event.Event, p *state.Process) {
+	a.obs.Lock()
+	obs := a.obs.nameObs
+	a.obs.Unlock()
+	for _, fn := range obs {
+		fn(ev, p)
+	}
 }
 
 // report is Env.Report and the scan's path to the rules.

@@ -20,6 +20,7 @@ import (
 // test starts descend from it.
 type liveAgent struct {
 	alerts string
+	cmd    *exec.Cmd
 }
 
 // startAgent builds the binary and runs it with args after
@@ -40,6 +41,7 @@ func startAgent(t *testing.T, env []string, args ...string) *liveAgent {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	a.cmd = cmd
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	watching := make(chan struct{})
 	go func() {

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"github.com/spf13/cobra"
+
 	"github.com/truesightsec/truesight/internal/agent"
 	"github.com/truesightsec/truesight/internal/config"
 	"github.com/truesightsec/truesight/internal/console"
+	"github.com/truesightsec/truesight/internal/enforce"
 )
 
 // runParts are the parts `truesight run` starts beside the event loop
@@ -16,8 +19,25 @@ func runParts(cfg *config.Config, f *runFlags) ([]agent.Part, error) {
 	if cfg.Truesight.Console.Enabled {
 		parts = append(parts, console.New(cfg.Truesight.Console))
 	}
+	if cfg.Truesight.Enforce.Enabled {
+		parts = append(parts, enforce.NewPart(cfg.Truesight.Enforce, cfg.Truesight.Containers.HostRoot))
+	}
 	return parts, nil
 }
 
 // runFlags are the flags of `truesight run` that parts read.
-type runFlags struct{}
+type runFlags struct {
+	enforce bool
+}
+
+func (f *runFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.enforce, "enforce", false, "deny writes to the loader's configuration (truesight.enforce.enabled=true, truesight.enforce.mode=enforce); docs/enforce.md")
+}
+
+// overrides are the configuration keys the flags set.
+func (f *runFlags) overrides() []string {
+	if !f.enforce {
+		return nil
+	}
+	return []string{"truesight.enforce.enabled=true", "truesight.enforce.mode=enforce"}
+}

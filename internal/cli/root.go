@@ -63,7 +63,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newVersionCmd(), newFieldsCmd(), newRulesCmd(), newRunCmd(), newScanCmd(), newContainersCmd(), newConfigCmd(), newReplayCmd(), newCaptureCmd(), newPreflightCmd())
-	root.AddCommand(newPostureCmd(), newFimCmd())
+	root.AddCommand(newPostureCmd(), newFimCmd(), newEnforceCmd())
 	return root
 }
 

@@ -109,7 +109,7 @@ everything, and prints event and drop counts on stderr.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(cmd, &cfgf, af.overrides(cmd))
+			cfg, err := loadConfig(cmd, &cfgf, append(af.overrides(cmd), pf.overrides()...))
 			if err != nil {
 				return err
 			}
@@ -193,6 +193,7 @@ everything, and prints event and drop counts on stderr.`,
 	af.register(cmd)
 	cfgf.register(cmd)
 	cf.register(cmd)
+	pf.register(cmd)
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (e.g. 30s); 0 runs until interrupted")
 	cmd.Flags().DurationVar(&scanEvery, "scan-interval", 30*time.Second, "how often to scan for hidden processes and preload injection (also at once after a write to the loader's configuration or a new container); 0 disables (truesight.scan_interval)")
 	cmd.Flags().StringArrayVar(&blindSpots, "kernel-blind-spot", defaultBlindSpots, "PID:COMM of a process this platform keeps out of the BPF task views (see truesight scan)")

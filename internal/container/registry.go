@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/truesightsec/truesight/internal/node"
@@ -131,6 +132,8 @@ type Registry struct {
 	requests chan string
 	changes  chan change
 	fetchSem chan struct{}
+
+	observers atomic.Pointer[[]func(*Info, bool)] // Observe's, copied on add
 
 	synced   chan struct{} // closed when every client has had its first try
 	syncOnce sync.Once
@@ -440,7 +443,37 @@ func (r *Registry) fetch(ctx context.Context, id string) *Info {
 	return nil
 }
 
+// Observe adds fn, called after each description a runtime gives of a
+// container (its start, an update, and every container already running
+// when Run connects) with exited false, and once with exited true when the
+// runtime reports that the container exited. fn is called from the
+// registry's goroutines and must not block; add observers before Run.
+func (r *Registry) Observe(fn func(info *Info, exited bool)) {
+	for {
+		old := r.observers.Load()
+		var next []func(*Info, bool)
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, fn)
+		if r.observers.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+func (r *Registry) notify(info *Info, exited bool) {
+	if obs := r.observers.Load(); obs != nil && info != nil {
+		for _, fn := range *obs {
+			fn(info, exited)
+		}
+	}
+}
+
 func (r *Registry) finish(id string, info *Info) {
+	if info != nil {
+		defer r.notify(info, false)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if info != nil {
@@ -490,11 +523,14 @@ func (r *Registry) apply(ctx context.Context, ch change) {
 		r.mu.Unlock()
 		r.schedule(ctx, ch.id, true)
 	case changeExited:
+		var info *Info
 		r.mu.Lock()
 		if e := r.entries[ch.id]; e != nil && e.exited.IsZero() {
 			e.exited = ch.at
+			info = e.info
 		}
 		r.mu.Unlock()
+		r.notify(info, true)
 	}
 }
 
@@ -651,10 +687,12 @@ func (r *Registry) resync(ctx context.Context, s *clientState, ids []string) {
 	}
 	source := sourceOf(s.c)
 	now := time.Now()
+	var gone []*Info
 	r.mu.Lock()
 	for id, e := range r.entries {
 		if e.info != nil && e.info.Runtime == source && e.exited.IsZero() && !runningNow[id] {
 			e.exited = now
+			gone = append(gone, e.info)
 		}
 		if e.info == nil && !e.fetching {
 			e.retryAt = time.Time{}
@@ -667,6 +705,9 @@ func (r *Registry) resync(ctx context.Context, s *clientState, ids []string) {
 		}
 	}
 	r.mu.Unlock()
+	for _, info := range gone {
+		r.notify(info, true)
+	}
 	for _, id := range ids {
 		r.schedule(ctx, id, false)
 	}

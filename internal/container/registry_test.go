@@ -301,3 +301,46 @@ func BenchmarkLookupMiss(b *testing.B) {
 		_ = r.Lookup(id)
 	}
 }
+
+func TestObserversSeeRunningContainersStartsAndExits(t *testing.T) {
+	f := newFake()
+	running, started := hexID(7), hexID(8)
+	f.add(running, "already-running")
+	f.live = []string{running}
+	type seen struct {
+		name   string
+		exited bool
+	}
+	got := make(chan seen, 16)
+	opts := Options{}
+	opts.Docker, opts.Containerd, opts.CRI = []string{}, []string{}, []string{}
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	r := NewRegistry(opts)
+	r.clients = []*clientState{{c: f, explicit: true}}
+	r.Observe(func(i *Info, exited bool) { got <- seen{i.Name, exited} })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	next := func() seen {
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(5 * time.Second):
+			t.Fatal("no observation within 5s")
+			return seen{}
+		}
+	}
+	if s := next(); s != (seen{"already-running", false}) {
+		t.Fatalf("first observation %+v, want the running container", s)
+	}
+	f.add(started, "new")
+	f.events <- change{id: started, kind: changeStarted, at: time.Now()}
+	if s := next(); s != (seen{"new", false}) {
+		t.Fatalf("observation %+v, want the started container", s)
+	}
+	f.events <- change{id: started, kind: changeExited, at: time.Now()}
+	if s := next(); s != (seen{"new", true}) {
+		t.Fatalf("observation %+v, want the exit", s)
+	}
+}

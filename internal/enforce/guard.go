@@ -408,7 +408,7 @@ func (g *Guard) judge(pe *pending) {
 		b.Flags = 0
 	}
 	switch {
-	case unknown && !(pol.DenyOnError && pol.Enforce):
+	case unknown && (!pol.DenyOnError || !pol.Enforce):
 		g.answer(pe, unix.FAN_ALLOW)
 		b.Action, b.Reason = ActionAlerted, "the open's intent could not be read; allowed (truesight.enforce.on_error: allow)"
 		g.Counters.Alerted.Add(1)
@@ -443,7 +443,7 @@ func (g *Guard) removeCreated(pe *pending) bool {
 	if err != nil {
 		return false
 	}
-	defer unix.Close(dfd)
+	defer func() { _ = unix.Close(dfd) }()
 	if unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 {
 		return false
 	}
@@ -499,4 +499,32 @@ func statz(path []byte, st *unix.Stat_t) error {
 		return e
 	}
 	return nil
+}
+
+// Relevant reports whether a rename or link with these paths may touch a
+// protected path of some root, cheaply (the sensor's loop asks).
+func (g *Guard) Relevant(paths [2]string) bool {
+	pol := g.Policy()
+	fs := *g.fs.Load()
+	if len(fs) == 0 {
+		return false
+	}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		for _, rel := range relCandidates(p) {
+			if _, ok := pol.Match(rel); ok {
+				return true
+			}
+			for _, rs := range fs {
+				if r := rs.relative(rel); r != rel {
+					if _, ok := pol.Match(r); ok {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }

@@ -121,7 +121,7 @@ func startGuard(t *testing.T, overrides ...string) (*enforce.Guard, chan *enforc
 }
 
 // container starts a container of the test image and protects it.
-func container(t *testing.T, g *enforce.Guard, name string, extra ...string) enforce.Root {
+func protectedContainer(t *testing.T, g *enforce.Guard, name string, extra ...string) enforce.Root {
 	t.Helper()
 	_ = exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
 	id := testenv.Podman(t, append(append([]string{"run", "-d", "--name", name}, extra...), dynImage, "sleep", "1000")...)
@@ -188,7 +188,7 @@ func TestEnforceDeniesTheContainersWriteOfThePreloadFileAndTheLoaderStillReadsIt
 	requireImage(t)
 	g, blocks := startGuard(t, "truesight.enforce.mode=enforce")
 	const name = "ts-enforce-deny"
-	r := container(t, g, name)
+	r := protectedContainer(t, g, name)
 
 	rc, stderr := inside(t, name, "echo /tmp/evil.so >> /etc/ld.so.preload")
 	if rc == 0 || !strings.Contains(stderr, "Operation not permitted") {
@@ -235,7 +235,7 @@ func TestDetectModeAlertsAndChangesNothing(t *testing.T) {
 	requireImage(t)
 	g, blocks := startGuard(t) // mode detect, the default
 	const name = "ts-enforce-detect"
-	r := container(t, g, name)
+	r := protectedContainer(t, g, name)
 	if rc, stderr := inside(t, name, "echo /tmp/evil.so >> /etc/ld.so.preload"); rc != 0 {
 		t.Fatalf("detect mode: write failed: exit %d, %s", rc, stderr)
 	}
@@ -255,9 +255,9 @@ func TestThePodSiblingsWriteThroughProcRootIsDeniedAndTheWriterNamed(t *testing.
 	_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run()
 	testenv.Podman(t, "pod", "create", "--name", pod, "--share", "pid")
 	t.Cleanup(func() { _ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
-	sidecar := container(t, g, pod+"-sidecar", "--pod", pod)
+	sidecar := protectedContainer(t, g, pod+"-sidecar", "--pod", pod)
 	_ = output(t, pod+"-sidecar", "touch /tmp/i-am-the-sidecar")
-	attacker := container(t, g, pod+"-nginx", "--pod", pod)
+	attacker := protectedContainer(t, g, pod+"-nginx", "--pod", pod)
 	script := `for p in /proc/[0-9]*; do if [ -e $p/root/tmp/i-am-the-sidecar ]; then echo /tmp/evil.so >> $p/root/etc/ld.so.preload; exit $?; fi; done; exit 99`
 	rc, stderr := inside(t, pod+"-nginx", script)
 	if rc != 1 || !strings.Contains(stderr, "Operation not permitted") {
@@ -283,7 +283,7 @@ func TestAnAllowedWriterBySHA256WritesAndTheSameBinaryElsewhereIsDenied(t *testi
 	g, blocks := startGuard(t, "truesight.enforce.mode=enforce",
 		fmt.Sprintf("truesight.enforce.allowed_writers=[{path: /bin/busybox, sha256: %s}]", hex.EncodeToString(sum[:])))
 	const name = "ts-enforce-writer"
-	container(t, g, name)
+	protectedContainer(t, g, name)
 	if rc, stderr := inside(t, name, "echo /usr/lib/libjemalloc.so.2 > /etc/ld.so.preload"); rc != 0 {
 		t.Fatalf("allowed writer (/bin/busybox with its sha256): exit %d, %s", rc, stderr)
 	}
@@ -304,7 +304,7 @@ func TestARenameOntoThePreloadFileIsUndoneAndTheProcessKilled(t *testing.T) {
 	requireImage(t)
 	g, blocks := startGuard(t, "truesight.enforce.mode=enforce")
 	const name = "ts-enforce-rename"
-	r := container(t, g, name)
+	r := protectedContainer(t, g, name)
 	// The sensor reports the rename after it returned; here the test is
 	// the sensor. The renaming shell keeps running so it can be killed.
 	cmd := exec.Command("podman", "exec", name, "sh", "-c", "echo /tmp/evil.so > /tmp/x && mv /tmp/x /etc/ld.so.preload && echo moved && sleep 30")

@@ -80,7 +80,7 @@ func ParseSyscall(b []byte) (Syscall, error) {
 	for i := range sc.Args {
 		f, ok := field()
 		if !ok || len(f) < 3 || f[0] != '0' || f[1] != 'x' {
-			return sc, fmt.Errorf("syscall of a thread: argument %d is %q, want 0x...", i+1, f)
+			return sc, fmt.Errorf("syscall of a thread: argument %d is %q, want a hex number", i+1, f)
 		}
 		v, err := strconv.ParseUint(string(f[2:]), 16, 64)
 		if err != nil {
@@ -171,7 +171,7 @@ func readSmall(name string, buf []byte) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("open %s: %w", name, err)
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	n, err := unix.Read(fd, buf)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", name, err)

@@ -31,6 +31,19 @@ type entry struct {
 	text string // as configured
 	dir  string // "/etc/ld.so.conf.d" for /etc/ld.so.conf.d/**; "" otherwise
 	glob bool   // text has * ? or [
+	// For patterns, cheap rejections before path.Match: the literal text
+	// before the first meta character, the literal start of the last
+	// segment, and the number of segments.
+	prefix, basePrefix string
+	slashes            int
+}
+
+// literal is s up to its first pattern character.
+func literal(s string) string {
+	if i := strings.IndexAny(s, "*?[\\"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // NewPolicy compiles a validated configuration.
@@ -50,6 +63,11 @@ func NewPolicy(c config.Enforce) *Policy {
 			e.dir = d
 		}
 		e.glob = strings.ContainsAny(strings.TrimSuffix(t, "/**"), "*?[")
+		pat := t
+		if e.dir != "" {
+			pat = e.dir
+		}
+		e.prefix, e.basePrefix, e.slashes = literal(pat), literal(path.Base(pat)), strings.Count(pat, "/")
 		if e.dir == "" && !e.glob {
 			if _, dup := p.exact[t]; !dup {
 				p.exact[t] = len(p.entries)
@@ -81,6 +99,7 @@ func (p *Policy) Match(rel string) (string, bool) {
 			if len(rel) > len(e.dir) && rel[len(e.dir)] == '/' && rel[:len(e.dir)] == e.dir {
 				return e.text, true
 			}
+		case !strings.HasPrefix(rel, e.prefix):
 		case e.dir != "":
 			// A pattern directory: match it against rel's leading segments.
 			for j := 1; j < len(rel); j++ {
@@ -90,6 +109,7 @@ func (p *Policy) Match(rel string) (string, bool) {
 					}
 				}
 			}
+		case strings.Count(rel, "/") != e.slashes || !strings.HasPrefix(rel[strings.LastIndexByte(rel, '/')+1:], e.basePrefix):
 		case e.glob:
 			if ok, _ := path.Match(e.text, rel); ok {
 				return e.text, true

@@ -130,11 +130,9 @@ func (g *Guard) check(c Change) {
 			if !c.Time.IsZero() {
 				b.Window = time.Since(c.Time)
 			}
-			switch {
-			case want == nil:
+			b.Reason = "the copy kept when protection started was put back"
+			if want == nil {
 				b.Reason = "the file did not exist when protection started: removed"
-			default:
-				b.Reason = "the copy kept when protection started was put back"
 			}
 			if killed {
 				b.Reason = "process killed; " + b.Reason

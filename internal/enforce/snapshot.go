@@ -66,7 +66,7 @@ func openInRootFlags(dir, rel string, flags int) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("open root %s: %w", dir, err)
 	}
-	defer unix.Close(root)
+	defer func() { _ = unix.Close(root) }()
 	rel = strings.TrimPrefix(rel, "/")
 	if rel == "" {
 		rel = "."
@@ -170,7 +170,7 @@ func copyFile(dir, rel, rootReal string) (string, *fileCopy, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	defer unix.Close(dfd)
+	defer func() { _ = unix.Close(dfd) }()
 	real := rel
 	if b, err := fanotify.FdPath(int32(dfd), nil); err == nil {
 		d := string(b)
@@ -244,7 +244,7 @@ func restore(dir, rel string, want *fileCopy) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dfd)
+	defer func() { _ = unix.Close(dfd) }()
 	if want == nil {
 		err := unix.Unlinkat(dfd, name, 0)
 		if err == unix.EISDIR || err == unix.EPERM {

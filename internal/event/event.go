@@ -307,7 +307,7 @@ func (f *FD) Ends() (server, client bool) {
 
 // Finding is a detector's report, carried by events of SourceTruesight.
 type Finding struct {
-	Kind      string // hidden_process, preload_config, preload_env, injected_library, posture
+	Kind      string // hidden_process, preload_config, preload_env, injected_library, posture, enforce
 	Summary   string
 	Views     string // which views disagree, for hidden processes
 	Library   string // path inside the root

@@ -209,7 +209,7 @@ func init() {
 	labelField("k8s.pod.label", "value of one pod label, e.g. k8s.pod.label.app or k8s.pod.label[app]", func(i *container.Info) map[string]string { return i.PodLabels })
 	metaField("k8s.pod.labels", String, "all pod labels as key:value pairs", "", func(i *container.Info) (Value, bool) { return labelsText(i.PodLabels) })
 
-	findingField("finding.kind", "truesight: kind of detector finding (hidden_process, view_mismatch, preload_config, preload_env, injected_library, posture)", func(f *event.Finding) string { return f.Kind })
+	findingField("finding.kind", "truesight: kind of detector finding (hidden_process, view_mismatch, preload_config, preload_env, injected_library, posture, enforce)", func(f *event.Finding) string { return f.Kind })
 	findingField("finding.summary", "truesight: one-line summary of the finding", func(f *event.Finding) string { return f.Summary })
 	findingField("finding.views", "truesight: for hidden processes, which views disagree", func(f *event.Finding) string { return f.Views })
 	findingField("finding.library", "truesight: the library involved, as a path inside its root", func(f *event.Finding) string { return f.Library })
