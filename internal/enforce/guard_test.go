@@ -42,17 +42,8 @@ func requireImage(t *testing.T) {
 		return
 	}
 	root := t.TempDir()
-	for _, d := range []string{"bin", "etc/ld.so.conf.d", "tmp", "usr/bin", "lib/x86_64-linux-gnu"} {
+	for _, d := range []string{"bin", "etc/ld.so.conf.d", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyFile := func(src, dst string) {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			testenv.Missing(t, "the dynamically linked test program needs %s: %v", src, err)
-		}
-		if err := os.WriteFile(filepath.Join(root, dst), data, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,20 +51,18 @@ func requireImage(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "busybox-static is not installed")
 	}
-	copyFile(bb, "bin/busybox")
-	for _, a := range []string{"sh", "echo", "cat", "mv", "ln", "ls", "cp", "sleep", "test", "rm", "stat", "sha256sum"} {
+	if err := testenv.CopyFile(bb, filepath.Join(root, "bin", "busybox"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"sh", "echo", "cat", "mv", "ln", "ls", "cp", "sleep", "test", "rm", "stat"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	copyFile("/usr/bin/true", "usr/bin/true")
-	copyFile("/lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/libc.so.6")
-	copyFile("/lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-	if err := os.Symlink("lib", filepath.Join(root, "lib64")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("x86_64-linux-gnu/ld-linux-x86-64.so.2", filepath.Join(root, "lib", "ld-linux-x86-64.so.2")); err != nil {
-		t.Fatal(err)
+	// The loader at /lib64/ld-linux-x86-64.so.2 (Debian's path), libc
+	// beside it.
+	if _, err := testenv.CopyProgram(root, "/usr/bin/true", "/usr/bin/true"); err != nil {
+		testenv.Missing(t, "the dynamically linked test program: %v", err)
 	}
 	files := map[string]string{"etc/ld.so.preload": "", "etc/ld.so.conf": "include /etc/ld.so.conf.d/*.conf\n", "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n"}
 	if err := testenv.ImportRootfs(root, files, dynImage, "/bin:/usr/bin"); err != nil {
@@ -123,9 +112,7 @@ func startGuard(t *testing.T, overrides ...string) (*enforce.Guard, chan *enforc
 // container starts a container of the test image and protects it.
 func protectedContainer(t *testing.T, g *enforce.Guard, name string, extra ...string) enforce.Root {
 	t.Helper()
-	_ = exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
-	id := testenv.Podman(t, append(append([]string{"run", "-d", "--name", name}, extra...), dynImage, "sleep", "1000")...)
-	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-t", "0", id).Run() })
+	id := testenv.StartContainerOf(t, dynImage, name, extra, "sleep", "1000")
 	return protect(t, g, id, name)
 }
 
