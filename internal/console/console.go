@@ -174,12 +174,24 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET /ui/api/alerts", c.serveAlerts)
 	c.mux.HandleFunc("GET /ui/api/events", c.serveEvents)
 	c.mux.HandleFunc("GET /ui/api/findings", c.serveFindings)
-	c.mux.HandleFunc("GET /ui/api/containers", c.serveContainers)
-	c.mux.HandleFunc("GET /ui/api/processes", c.serveProcesses)
-	c.mux.HandleFunc("GET /ui/api/health", c.serveHealth)
+	c.mux.HandleFunc("GET /ui/api/containers", c.withAgent(c.serveContainers))
+	c.mux.HandleFunc("GET /ui/api/processes", c.withAgent(c.serveProcesses))
+	c.mux.HandleFunc("GET /ui/api/health", c.withAgent(c.serveHealth))
 	c.mux.HandleFunc("GET /ui/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "no endpoint "+r.URL.Path+" (see docs/console.md)")
 	})
+}
+
+// withAgent serves h when the console is attached to an agent (whose
+// kernel view, containers and metrics h reads), else answers 503.
+func (c *Console) withAgent(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c.env == nil {
+			httpError(w, http.StatusServiceUnavailable, "this console serves no agent: "+r.URL.Path+" needs truesight run")
+			return
+		}
+		h(w, r)
+	}
 }
 
 // Handler is the console's HTTP handler, for serving it outside an agent

@@ -237,6 +237,9 @@ func TestAccessNeedsTheToken(t *testing.T) {
 		{"read-only: POST", "POST", "/ui/api/alerts", "Bearer " + testToken, "", 405},
 		{"unknown endpoint", "GET", "/ui/api/nothing", "Bearer " + testToken, "", 404},
 		{"bad filter", "GET", "/ui/api/alerts?priority=severe", "Bearer " + testToken, "", 400},
+		{"no agent behind: health", "GET", "/ui/api/health", "Bearer " + testToken, "", 503},
+		{"no agent behind: processes", "GET", "/ui/api/processes", "Bearer " + testToken, "", 503},
+		{"no agent behind: containers", "GET", "/ui/api/containers", "Bearer " + testToken, "", 503},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -451,4 +454,23 @@ func TestFindingsOfAnyKindConcernTheirContainer(t *testing.T) {
 			t.Errorf("the finding's JSON %s lacks %s", b, want)
 		}
 	}
+}
+
+// missingViews reads whatever the scan wrote without panicking, and
+// every view it returns is a non-empty name without the separators.
+func FuzzMissingViews(f *testing.F) {
+	for _, s := range []string{
+		"seen by kernel,procfs,probe,root procfs; missing from libc(container:abc),libc(LD_PRELOAD=/x.so)",
+		"seen by kernel,probe; missing from procfs", "", "missing from ", "missing from ;", "missing from a,,b ; c",
+		"missing from missing from x", "seen by kernel; missing from libc(ps),libc(ls)",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, views string) {
+		for _, v := range missingViews(views) {
+			if v == "" || v != strings.TrimSpace(v) || strings.ContainsAny(v, ",;") {
+				t.Errorf("missingViews(%q) returned the view %q", views, v)
+			}
+		}
+	})
 }

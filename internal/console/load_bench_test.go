@@ -211,9 +211,14 @@ func BenchmarkConsoleLoad(b *testing.B) {
 
 	slices.Sort(lat)
 	slices.Sort(base)
-	var delivered uint64
+	var delivered, fastDrops, slowDrops uint64
 	consistent := true
 	for i, cl := range clients {
+		if cl.rate > 0 {
+			slowDrops += cl.dropped.Load()
+		} else {
+			fastDrops += cl.dropped.Load()
+		}
 		if cl.err != nil {
 			b.Fatalf("client %d: %v", i, cl.err)
 		}
@@ -225,6 +230,7 @@ func BenchmarkConsoleLoad(b *testing.B) {
 	}
 	b.Logf("%d alerts in %v (%.0f/s) to %d clients: %d delivered, %d dropped (console counted %d), every client's delivered+dropped = all: %v",
 		total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), nClients, delivered, c.alerts.Dropped.Load(), c.alerts.Dropped.Load(), consistent)
+	b.Logf("drops: %d by the %d slow clients, %d by the %d fast ones", slowDrops, min(2, nClients), fastDrops, max(0, nClients-2))
 	b.Logf("%d polls of /ui/api/alerts?q= meanwhile; all goroutines together waited %.1f ms on mutexes", polls.Load(), waited*1e3)
 	b.Logf("Observe: p50 %v, p99 %v, p99.99 %v, max %v; heap in use peak %.1f MiB",
 		lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)*9999/10000], lat[len(lat)-1], float64(heapPeak)/(1<<20))
