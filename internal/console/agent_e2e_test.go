@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,35 @@ import (
 type liveAgent struct {
 	*testenv.Agent
 	url string // http://127.0.0.1:PORT
+}
+
+// The agent's binary, built once for the package's tests.
+var agentBin struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if agentBin.dir != "" {
+		_ = os.RemoveAll(agentBin.dir)
+	}
+	os.Exit(code)
+}
+
+func truesightBin(t *testing.T) string {
+	t.Helper()
+	agentBin.once.Do(func() {
+		if agentBin.dir, agentBin.err = os.MkdirTemp("", "truesight-console-bin-"); agentBin.err == nil {
+			agentBin.path, agentBin.err = testenv.BuildTruesight(agentBin.dir)
+		}
+	})
+	if agentBin.err != nil {
+		t.Fatal(agentBin.err)
+	}
+	return agentBin.path
 }
 
 // freePort is a loopback TCP port nothing listens on now.
@@ -42,7 +72,7 @@ func freePort(t *testing.T) int {
 func startAgent(t *testing.T, rulesYAML, dockerSocket string) *liveAgent {
 	t.Helper()
 	testenv.RequireRoot(t)
-	bin := testenv.Truesight(t)
+	bin := truesightBin(t)
 	port := freePort(t)
 	args := []string{"--json", "--scan-interval", "1s",
 		"-o", "truesight.console.enabled=true", "-o", "webserver.listen_port=" + strconv.Itoa(port),

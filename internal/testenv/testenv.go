@@ -323,18 +323,28 @@ func Sysdig(t testing.TB) string {
 // that run the agent as users do.
 func Truesight(t testing.TB) string {
 	t.Helper()
+	bin, err := BuildTruesight(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// BuildTruesight builds the truesight command into dir and returns its
+// path, for a test binary whose tests share one build.
+func BuildTruesight(dir string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
-		t.Fatalf("find the module root: %v", err)
+		return "", fmt.Errorf("find the module root: %w", err)
 	}
-	bin := filepath.Join(t.TempDir(), "truesight")
+	bin := filepath.Join(dir, "truesight")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/truesight")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build truesight: %v\n%s", err, out)
+		return "", fmt.Errorf("build truesight: %v\n%s", err, out)
 	}
-	return bin
+	return bin, nil
 }
 
 var (
