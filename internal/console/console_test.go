@@ -427,6 +427,12 @@ func TestFindingsOfAnyKindConcernTheirContainer(t *testing.T) {
 		Finding: &event.Finding{Kind: "file_drift", Summary: "/etc/ld.so.preload changed",
 			Detail: map[string]string{"container_id": "sidecarid", "path": "/etc/ld.so.preload"}}}
 	s.add(drift, nil)
+	// A write from nginx into the sidecar's root, blocked (enforce): about
+	// both, the target named by its 12-hex id.
+	block := &event.Event{Time: 5, Type: event.MustType("hidden_process"), Source: event.SourceTruesight, Pid: 43,
+		Finding: &event.Finding{Kind: "enforce", Summary: "write to /etc/ld.so.preload blocked", Root: "/proc/6/root",
+			Detail: map[string]string{"action": "blocked", "target_container": "5ac1deca0001", "path": "/etc/ld.so.preload"}}}
+	s.add(block, &state.Process{Pid: 43, Comm: "sh", ContainerID: "00aa11bb22cc" + strings.Repeat("d", 52)})
 	host := &event.Event{Time: 4, Type: event.MustType("posture"), Source: event.SourceTruesight,
 		Finding: &event.Finding{Kind: "posture", Summary: "node check", Detail: map[string]string{"workload": "node"}}}
 	s.add(host, nil)
@@ -441,6 +447,8 @@ func TestFindingsOfAnyKindConcernTheirContainer(t *testing.T) {
 		"nginxid":   {"posture:root_writable the root filesystem is writable"},
 		"sidecarid": {"file_drift:/etc/ld.so.preload changed"},
 		"host":      {"posture:node check"},
+		"5ac1deca0001" + strings.Repeat("e", 52): {"enforce:write to /etc/ld.so.preload blocked"},
+		"00aa11bb22cc" + strings.Repeat("d", 52): {"enforce:write to /etc/ld.so.preload blocked"},
 	}
 	for id, want := range cases {
 		if got := kinds(id); !slices.Equal(got, want) {

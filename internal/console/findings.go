@@ -97,8 +97,12 @@ func (s *findingStore) add(ev *event.Event, p *state.Process) {
 	if e.ContainerID != "" {
 		e.Containers = append(e.Containers, e.ContainerID)
 	}
-	for _, k := range []string{"hidden_from_container_id", "container_id"} {
-		if id := e.Detail[k]; id != "" && id != e.ContainerID {
+	// The detail keys that name another container the finding concerns:
+	// the one a process is hidden from, the one a library is loaded in,
+	// the one whose files a blocked write aimed at (a 12-hex id).
+	for _, k := range []string{"hidden_from_container_id", "container_id", "target_container"} {
+		if id := e.Detail[k]; id != "" && id != container.HostID && id != e.ContainerID && !slices.Contains(e.Containers, id) &&
+			(e.ContainerID == "" || !strings.HasPrefix(e.ContainerID, id)) {
 			e.Containers = append(e.Containers, id)
 		}
 	}

@@ -132,12 +132,21 @@ func (c *Console) serveContainers(w http.ResponseWriter, _ *http.Request) {
 		byID[id] = v
 		out = append(out, v)
 	}
+	// Findings name containers by full or 12-hex id.
+	byShort := map[string]*containerView{}
+	for id, v := range byID {
+		byShort[container.ShortID(id)] = v
+	}
 	for _, f := range c.findings.list("") {
 		if f.onHost() {
 			out[0].Findings[f.Kind]++
 		}
 		for _, id := range f.Containers {
-			if v := byID[id]; v != nil {
+			v := byID[id]
+			if v == nil {
+				v = byShort[container.ShortID(id)]
+			}
+			if v != nil {
 				v.Findings[f.Kind]++
 			}
 		}
