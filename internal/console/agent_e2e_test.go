@@ -69,7 +69,7 @@ func freePort(t *testing.T) int {
 // startAgent builds truesight and runs it with the console, the rules
 // in rulesYAML (when not empty) after the defaults, a scan every second
 // and the docker socket given ("" for none), until the test ends.
-func startAgent(t *testing.T, rulesYAML, dockerSocket string) *liveAgent {
+func startAgent(t *testing.T, rulesYAML, dockerSocket string, extra ...string) *liveAgent {
 	t.Helper()
 	testenv.RequireRoot(t)
 	bin := truesightBin(t)
@@ -84,6 +84,7 @@ func startAgent(t *testing.T, rulesYAML, dockerSocket string) *liveAgent {
 		}
 		args = append(args, "-r", f)
 	}
+	args = append(args, extra...)
 	return &liveAgent{Agent: testenv.StartAgent(t, bin, []string{"TRUESIGHT_CONSOLE_TOKEN=" + testToken}, args...),
 		url: "http://127.0.0.1:" + strconv.Itoa(port)}
 }
@@ -259,5 +260,63 @@ func TestLiveAgentAPI(t *testing.T) {
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(&notFound); resp.StatusCode != 404 || err != nil || !strings.Contains(notFound["error"], "nosuchcontainer") {
 		t.Errorf("unknown container: status %d, %v, %v; want 404 naming it", resp.StatusCode, notFound, err)
+	}
+}
+
+// A write into a pod sibling's loader configuration that `truesight run
+// --enforce` blocks is a finding about both containers: the writer's and
+// the one whose file it aimed at. Only this test's containers are
+// protected (a selector), no other container of the machine.
+func TestLiveAgentBlockedWriteConcernsBothContainers(t *testing.T) {
+	sock := testenv.PodmanService(t)
+	suffix := strconv.Itoa(os.Getpid())
+	a := startAgent(t, "", sock, "--enforce", "-o", "truesight.enforce.state_file="+filepath.Join(t.TempDir(), "enforce.state"),
+		"-o", "truesight.enforce.selectors=[{name: 'ts-console-enf-*'}]")
+	pod := "ts-console-enf-pod-" + suffix
+	_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run()
+	testenv.Podman(t, "pod", "create", "--name", pod, "--share", "pid")
+	t.Cleanup(func() { _ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
+	sidecar := testenv.StartContainer(t, "ts-console-enf-sidecar-"+suffix, []string{"--pod", pod}, "sleep", "300")
+	attacker := testenv.StartContainer(t, "ts-console-enf-attacker-"+suffix, []string{"--pod", pod}, "sleep", "300")
+	target := "/proc/" + strconv.Itoa(testenv.NSPid(t, testenv.ContainerPid(t, sidecar))) + "/root/etc/ld.so.preload"
+
+	// Each container is protected shortly after the registry describes
+	// it: until then the write goes through.
+	var denied bool
+	for deadline := time.Now().Add(30 * time.Second); !denied && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		out, err := exec.Command("podman", "exec", attacker, "sh", "-c", "echo /tmp/x.so >> "+target).CombinedOutput()
+		denied = err != nil && strings.Contains(string(out), "Operation not permitted")
+	}
+	if !denied {
+		t.Fatal("the write into the sidecar's /etc/ld.so.preload was never denied within 30s")
+	}
+	count := func(ctrs []containerView, id string) int {
+		for _, c := range ctrs {
+			if c.FullID == id {
+				return c.Findings["enforce"]
+			}
+		}
+		return 0
+	}
+	var ctrs []containerView
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		a.get(t, "/ui/api/containers", &ctrs)
+		if count(ctrs, sidecar) > 0 && count(ctrs, attacker) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containers %+v: want an enforce finding on the sidecar %.12s and the attacker %.12s", ctrs, sidecar, attacker)
+		}
+	}
+	var findings []findingEntry
+	a.get(t, "/ui/api/findings?container="+sidecar[:12], &findings)
+	var block *findingEntry
+	for i := range findings {
+		if findings[i].Kind == "enforce" {
+			block = &findings[i]
+		}
+	}
+	if block == nil || block.Detail["target_container"] != sidecar[:12] || block.ContainerID != attacker || block.Detail["path"] != "/etc/ld.so.preload" {
+		t.Errorf("the sidecar's enforce finding %+v: want the write to /etc/ld.so.preload by the attacker %.12s", block, attacker)
 	}
 }
