@@ -444,9 +444,9 @@ func TestFindingsOfAnyKindConcernTheirContainer(t *testing.T) {
 		return out
 	}
 	cases := map[string][]string{
-		"nginxid":   {"posture:root_writable the root filesystem is writable"},
-		"sidecarid": {"file_drift:/etc/ld.so.preload changed"},
-		"host":      {"posture:node check"},
+		"nginxid":                                {"posture:root_writable the root filesystem is writable"},
+		"sidecarid":                              {"file_drift:/etc/ld.so.preload changed"},
+		"host":                                   {"posture:node check"},
 		"5ac1deca0001" + strings.Repeat("e", 52): {"enforce:write to /etc/ld.so.preload blocked"},
 		"00aa11bb22cc" + strings.Repeat("d", 52): {"enforce:write to /etc/ld.so.preload blocked"},
 	}
