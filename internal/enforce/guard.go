@@ -58,6 +58,10 @@ type Counters struct {
 	Timeouts  atomic.Uint64 // answered by the deadline
 	Restored  atomic.Uint64
 	Killed    atomic.Uint64
+	// Ignored are the files whose opens no longer ask: unprotected regular
+	// files with one link and directories, marked ignored at their first
+	// open.
+	Ignored atomic.Uint64
 }
 
 // Guard answers the permission events of the protected roots.
@@ -86,7 +90,14 @@ type rootState struct {
 	Root
 	dev  uint64
 	copy *snapshot
+	// inodes are the protected files' inodes (snapshot.inodes), replaced
+	// after a restore gives a file a new one.
+	inodes atomic.Pointer[map[uint64]string]
 }
+
+// maxIgnores bounds the ignore marks the guard adds (they are evictable:
+// the kernel drops one with its inode from the cache).
+const maxIgnores = 1 << 20
 
 // pending is a permission event handed to the worker.
 type pending struct {
@@ -147,6 +158,8 @@ func (g *Guard) Protect(r Root) error {
 		return fmt.Errorf("protect %s: keep copies: %w", r.Name, err)
 	}
 	rs := &rootState{Root: r, dev: st.Dev, copy: snap}
+	ino := snap.inodes()
+	rs.inodes.Store(&ino)
 	if err := g.group.Mark(unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, unix.FAN_OPEN_PERM, unix.AT_FDCWD, r.Dir); err != nil {
 		return fmt.Errorf("protect %s: %w", r.Name, err)
 	}
@@ -267,7 +280,24 @@ func (g *Guard) decide(ev *fanotify.Event, scratch []byte) bool {
 	rel := rs.relative(unsafe.String(unsafe.SliceData(p), len(p)))
 	pol := g.Policy()
 	entry, ok := pol.Match(rel)
+	if !ok && st.Nlink > 1 {
+		// Another name of a protected file (a hard link made before
+		// protection, or outside the protected directories).
+		if r, prot := (*rs.inodes.Load())[st.Ino]; prot {
+			rel = r
+			entry, ok = pol.Match(r)
+		}
+	}
 	if !ok {
+		if (st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink == 1 || st.Mode&unix.S_IFMT == unix.S_IFDIR) && g.Counters.Ignored.Load() < maxIgnores {
+			// The file's later opens need no answer: an ignore mark on its
+			// inode. Should it be renamed or linked onto a protected path,
+			// the repair undoes that (and removes the mark).
+			if g.group.Mark(unix.FAN_MARK_ADD|unix.FAN_MARK_IGNORED_MASK|unix.FAN_MARK_IGNORED_SURV_MODIFY|unix.FAN_MARK_EVICTABLE,
+				unix.FAN_OPEN_PERM, int(ev.Fd), "") == nil {
+				g.Counters.Ignored.Add(1)
+			}
+		}
 		return allow()
 	}
 	g.Counters.Protected.Add(1)

@@ -2,7 +2,6 @@ package enforce_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -97,15 +96,7 @@ func startGuard(t *testing.T, overrides ...string) (*enforce.Guard, chan *enforc
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("guard: %v", err)
-		}
-	})
+	t.Cleanup(runGuard(t, g))
 	return g, blocks
 }
 

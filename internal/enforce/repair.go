@@ -100,6 +100,7 @@ func (g *Guard) check(c Change) {
 			if err != nil || same(now, want) {
 				continue
 			}
+			g.unignore(rs, t.rel)
 			if writer == nil {
 				w := writerOf(g.opts.ProcRoot, int32(c.Pid))
 				writer = &w
@@ -125,6 +126,9 @@ func (g *Guard) check(c Change) {
 				g.opts.Report(b)
 				continue
 			}
+			if fresh, err := takeSnapshotOf(rs.Dir, t.rel); err == nil {
+				rs.reinode(t.rel, fresh)
+			}
 			g.Counters.Restored.Add(1)
 			b.Action = ActionRestored
 			if !c.Time.IsZero() {
@@ -140,4 +144,33 @@ func (g *Guard) check(c Change) {
 			g.opts.Report(b)
 		}
 	}
+}
+
+// unignore removes an ignore mark from the file now at rel: it came from
+// an unprotected name and its opens must be judged again.
+func (g *Guard) unignore(rs *rootState, rel string) {
+	fd, err := openInRoot(rs.Dir, rel)
+	if err != nil {
+		return
+	}
+	defer func() { _ = unix.Close(fd) }()
+	_ = g.group.Mark(unix.FAN_MARK_REMOVE|unix.FAN_MARK_IGNORED_MASK, unix.FAN_OPEN_PERM, fd, "")
+}
+
+// takeSnapshotOf describes the file at rel after a restore.
+func takeSnapshotOf(dir, rel string) (*fileCopy, error) { return current(dir, rel) }
+
+// reinode records the inode a restored file has now.
+func (rs *rootState) reinode(rel string, fc *fileCopy) {
+	old := *rs.inodes.Load()
+	next := make(map[uint64]string, len(old)+1)
+	for ino, r := range old {
+		if r != rel {
+			next[ino] = r
+		}
+	}
+	if fc != nil && fc.mode&unix.S_IFMT == unix.S_IFREG {
+		next[fc.ino] = rel
+	}
+	rs.inodes.Store(&next)
 }

@@ -25,6 +25,7 @@ const maxCopy = 8 << 20
 type fileCopy struct {
 	mode     uint32 // st_mode
 	uid, gid uint32
+	ino      uint64
 	link     string // symlink target
 	sum      [32]byte
 	data     []byte // shared between roots with the same content
@@ -35,6 +36,18 @@ type fileCopy struct {
 // the root. A protected path missing from files had no file.
 type snapshot struct {
 	files map[string]*fileCopy
+}
+
+// inodes maps the inode of each protected regular file to its path, so
+// that an open through another hard link of it is judged as protected.
+func (s *snapshot) inodes() map[uint64]string {
+	m := map[uint64]string{}
+	for rel, fc := range s.files {
+		if fc.mode&unix.S_IFMT == unix.S_IFREG {
+			m[fc.ino] = rel
+		}
+	}
+	return m
 }
 
 // blobs shares file contents between roots: containers of one image have
@@ -185,7 +198,7 @@ func copyFile(dir, rel, rootReal string) (string, *fileCopy, error) {
 	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return "", nil, err
 	}
-	fc := &fileCopy{mode: st.Mode, uid: st.Uid, gid: st.Gid}
+	fc := &fileCopy{mode: st.Mode, uid: st.Uid, gid: st.Gid, ino: st.Ino}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
 		buf := make([]byte, unix.PathMax)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -16,31 +15,6 @@ import (
 	"github.com/truesightsec/truesight/internal/fanotify"
 	"github.com/truesightsec/truesight/internal/testenv"
 )
-
-// privateTmpfs locks the test goroutine to its thread, gives that thread a
-// private mount namespace and mounts a tmpfs on a temporary directory there.
-// Permission marks go on that tmpfs only, never on a host filesystem.
-// Children started by the test inherit the namespace; the thread is
-// discarded when the test ends (it is never unlocked).
-func privateTmpfs(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "needs root for a private mount namespace and fanotify")
-	}
-	dir := t.TempDir()
-	runtime.LockOSThread()
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		t.Fatalf("unshare mount namespace: %v", err)
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		t.Fatalf("make mounts private: %v", err)
-	}
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
-		t.Fatalf("mount tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
-}
 
 func newGroup(t *testing.T, flags uint) *fanotify.Group {
 	t.Helper()
@@ -74,7 +48,7 @@ func readEvent(t *testing.T, g *fanotify.Group, buf []byte) (fanotify.Event, []b
 }
 
 func TestPermissionEventDenyFailsTheWriterWithEPERMAndAllowLetsItThrough(t *testing.T) {
-	dir := privateTmpfs(t)
+	dir := testenv.PrivateTmpfs(t)
 	target := filepath.Join(dir, "ld.so.preload")
 	if err := os.WriteFile(target, []byte("orig\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -138,7 +112,7 @@ func TestPermissionEventDenyFailsTheWriterWithEPERMAndAllowLetsItThrough(t *test
 }
 
 func TestClosingTheGroupReleasesAWaitingOpen(t *testing.T) {
-	dir := privateTmpfs(t)
+	dir := testenv.PrivateTmpfs(t)
 	target := filepath.Join(dir, "f")
 	g, err := fanotify.Init(unix.FAN_CLASS_CONTENT, unix.O_RDONLY|unix.O_CLOEXEC)
 	if err != nil {
@@ -175,7 +149,7 @@ func TestClosingTheGroupReleasesAWaitingOpen(t *testing.T) {
 }
 
 func TestNotificationGroupReportsDirectoryIdAndNameOfRenameAndLink(t *testing.T) {
-	dir := privateTmpfs(t)
+	dir := testenv.PrivateTmpfs(t)
 	if err := os.WriteFile(filepath.Join(dir, "x"), []byte("evil"), 0o644); err != nil {
 		t.Fatal(err)
 	}
