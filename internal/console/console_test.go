@@ -413,6 +413,21 @@ func TestEventsStreamReportsDrops(t *testing.T) {
 	}
 }
 
+// A hidden process that one scan finds missing from ps and the next from
+// ps and ls is one finding reported twice, with the latest views.
+func TestFindingWithOtherViewsIsTheSameFinding(t *testing.T) {
+	s := newFindingStore(10)
+	for _, views := range []string{"seen by kernel; missing from libc(ps)", "seen by kernel; missing from libc(ps),libc(ls)"} {
+		ev, p := findingEvent("hidden_process", 7, "/x.so")
+		ev.Finding.Views = views
+		s.add(ev, p)
+	}
+	got := s.list("")
+	if len(got) != 1 || got[0].Reports != 2 || !slices.Equal(got[0].Missing, []string{"libc(ps)", "libc(ls)"}) {
+		t.Errorf("findings %+v: want one, reported twice, missing from libc(ps) and libc(ls)", got)
+	}
+}
+
 // Findings of kinds the console has no code for (posture, file drift,
 // blocks, as their sources land) are kept like the scan's, concern the
 // container of their process or the one their detail names, and keep

@@ -110,9 +110,11 @@ func (s *findingStore) add(ev *event.Event, p *state.Process) {
 		e.Containers = append(e.Containers, id)
 	}
 	// What identifies a finding: its kind, where, about what process and
-	// what library, and the detail's facts.
+	// what library, and the detail's facts; not which views missed the
+	// process, which changes from scan to scan as the libc views' own
+	// processes come and go (the entry keeps the latest).
 	var b strings.Builder
-	for _, v := range []string{e.Kind, e.Root, strconv.FormatInt(e.Pid, 10), e.Library, e.SHA256, e.Views} {
+	for _, v := range []string{e.Kind, e.Root, strconv.FormatInt(e.Pid, 10), e.Library, e.SHA256} {
 		b.WriteString(v)
 		b.WriteByte(0)
 	}
