@@ -109,6 +109,9 @@ type pending struct {
 	root     *rootState
 	start    time.Time
 	answered atomic.Bool
+	// writer is set by the worker as soon as it has described the
+	// writer, for a report by the watchdog after the process is gone.
+	writer atomic.Pointer[Writer]
 }
 
 // New creates the fanotify group. It needs CAP_SYS_ADMIN.
@@ -404,8 +407,13 @@ func (g *Guard) watchdog(ctx context.Context) {
 			g.pmu.Unlock()
 			for _, pe := range late {
 				g.Counters.Timeouts.Add(1)
+				w := pe.writer.Load()
+				if w == nil {
+					d := writerOf(g.opts.ProcRoot, pe.tid)
+					w = &d
+				}
 				g.opts.Report(&Block{Action: ActionTimeout, Path: pe.rel, Policy: pe.entry, Root: pe.root.Root,
-					Writer: writerOf(g.opts.ProcRoot, pe.tid), Time: time.Now(),
+					Writer: *w, Time: time.Now(),
 					Reason: fmt.Sprintf("no decision within %s: the open was allowed", g.opts.Deadline)})
 			}
 		}
@@ -425,6 +433,7 @@ func (g *Guard) answer(pe *pending, resp uint32) bool {
 func (g *Guard) judge(pe *pending) {
 	pol := g.Policy()
 	w := writerOf(g.opts.ProcRoot, pe.tid)
+	pe.writer.Store(&w)
 	if pol.WriterPath(w.Exe) {
 		if sum, err := exeHash(g.opts.ProcRoot, pe.tid); err == nil && pol.Writer(w.Exe, sum) {
 			g.answer(pe, unix.FAN_ALLOW)

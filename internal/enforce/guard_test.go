@@ -24,6 +24,18 @@ import (
 const dynImage = "localhost/ts-enforce-dyn:latest"
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(writerEnv); path != "" {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err == nil {
+			_, err = f.WriteString("late\n")
+			_ = f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	if built {
 		_ = exec.Command("podman", "rmi", "-f", dynImage).Run()
@@ -84,9 +96,9 @@ func policy(t *testing.T, overrides ...string) (*enforce.Policy, config.Enforce)
 // returned channel.
 func startGuard(t *testing.T, overrides ...string) (*enforce.Guard, chan *enforce.Block) {
 	t.Helper()
-	p, _ := policy(t, overrides...)
+	p, cfg := policy(t, overrides...)
 	blocks := make(chan *enforce.Block, 64)
-	g, err := enforce.New(p, enforce.Options{Report: func(b *enforce.Block) {
+	g, err := enforce.New(p, enforce.Options{Deadline: time.Duration(cfg.AnswerDeadline), Report: func(b *enforce.Block) {
 		select {
 		case blocks <- b:
 		default:

@@ -92,6 +92,54 @@ func TestHostProtectionOnAPrivateTmpfsDeniesWritesAllowsReadsAndUndoesARename(t 
 	if got, err := os.ReadFile(preload); err != nil || len(got) != 0 {
 		t.Errorf("/etc/ld.so.preload after the restore = %q, %v; want the kept empty file", got, err)
 	}
+
+	// An unlink has no permission hook either: the copy comes back.
+	conf := filepath.Join(dir, "etc/ld.so.conf")
+	if err := os.Remove(conf); err != nil {
+		t.Fatal(err)
+	}
+	g.Changed(enforce.Change{Paths: [2]string{conf}, Syscall: "unlinkat", Time: time.Now()})
+	if b := nextBlock(t, blocks); b.Action != enforce.ActionRestored || b.Path != "/etc/ld.so.conf" || b.Syscall != "unlinkat" {
+		t.Fatalf("block = %+v", b)
+	}
+	if got, err := os.ReadFile(conf); err != nil || string(got) != "include /etc/ld.so.conf.d/*.conf\n" {
+		t.Errorf("/etc/ld.so.conf after the restore = %q, %v", got, err)
+	}
+}
+
+// writerEnv makes the test binary a writer of the file it names (see
+// TestMain): a large executable, so that checking it against an allowed
+// writer's sha256 takes longer than a short deadline.
+const writerEnv = "TS_ENFORCE_TEST_WRITE"
+
+func TestAnOpenNotDecidedWithinTheDeadlineIsAllowedAndReported(t *testing.T) {
+	dir, r := tmpfsRoot(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The writer's path is allowed but its hash is not the allowed one:
+	// deciding means hashing the whole test binary, past a 1ms deadline.
+	g, blocks := startGuard(t, "truesight.enforce.mode=enforce", "truesight.enforce.host=true", "truesight.enforce.answer_deadline=1ms",
+		fmt.Sprintf("truesight.enforce.allowed_writers=[{path: %s, sha256: %s}]", self, strings.Repeat("0", 64)))
+	if err := g.Protect(r); err != nil {
+		t.Fatal(err)
+	}
+	preload := filepath.Join(dir, "etc/ld.so.preload")
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), writerEnv+"="+preload)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("writer: %v: %s; block %+v", err, out, nextBlock(t, blocks))
+	}
+	if got, _ := os.ReadFile(preload); string(got) != "late\n" {
+		t.Errorf("/etc/ld.so.preload = %q, want the write allowed by the deadline", got)
+	}
+	if b := nextBlock(t, blocks); b.Action != enforce.ActionTimeout || b.Path != "/etc/ld.so.preload" || b.Writer.Exe != self {
+		t.Fatalf("block = %+v", b)
+	}
+	if g.Counters.Timeouts.Load() != 1 {
+		t.Errorf("timeouts = %d, want 1", g.Counters.Timeouts.Load())
+	}
 }
 
 // BenchmarkOpen measures what an open costs on a filesystem the guard
