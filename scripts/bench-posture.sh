@@ -7,7 +7,8 @@
 #   2. `posture --running` on 50 containers (busybox sleeps: 30 alone, 20
 #      in 10 pods sharing their pid namespace): from /proc alone (no
 #      runtime asked) and with names from podman's API. Goal: < 1 s.
-# Prints the median of RUNS runs (default 5) in milliseconds. Needs root
+# Prints the medians of RUNS runs (default 5): wall and cpu (user+system)
+# milliseconds. Needs root
 # and podman for part 2. Usage: scripts/bench-posture.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,19 +25,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# ms CMD...: milliseconds of one run (exit 0 and 1 are results, 2 is not).
-ms() {
-	local t0 t1 rc=0
-	t0=$(now)
-	"$@" >/dev/null 2>"$work/stderr" || rc=$?
-	t1=$(now)
+# one CMD...: "wall_ms cpu_ms" of one run, cpu being user+system time
+# (the machine is shared: wall time grows with the load, cpu time much
+# less). Exit 0 and 1 are results; 2 is not.
+one() {
+	local rc=0
+	/usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || rc=$?
 	if [ "$rc" -gt 1 ]; then echo "bench-posture: $* exited $rc:" >&2; cat "$work/stderr" >&2; exit 1; fi
-	echo $(((t1 - t0) / 1000000))
+	tail -1 "$work/time" | awk '{printf "%d %d\n", $1 * 1000, ($2 + $3) * 1000}'
 }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# medianOf CMD...: "wall W ms, cpu C ms", medians of RUNS runs.
 medianOf() {
-	for _ in $(seq "$runs"); do ms "$@"; done | median
+	for _ in $(seq "$runs"); do one "$@"; done >"$work/runs"
+	echo "wall $(cut -d' ' -f1 "$work/runs" | median) ms, cpu $(cut -d' ' -f2 "$work/runs" | median) ms"
 }
 
 echo "machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -55,9 +57,9 @@ for i in $(seq 0 4999); do
 	esac
 done >"$big"
 echo "5,000 documents: $(wc -l <"$big") lines, $(($(stat -c %s "$big") / 1024)) KiB"
-echo "posture FILE (text), one core:  $(GOMAXPROCS=1 medianOf taskset -c 0 "$bin" posture "$big") ms"
-echo "posture FILE --format json:     $(GOMAXPROCS=1 medianOf taskset -c 0 "$bin" posture --format json "$big") ms"
-echo "posture - (stdin), one core:    $(GOMAXPROCS=1 medianOf taskset -c 0 sh -c "exec \"$bin\" posture - <\"$big\"") ms"
+echo "posture FILE (text), one core:  $(medianOf env GOMAXPROCS=1 taskset -c 0 "$bin" posture "$big")"
+echo "posture FILE --format json:     $(medianOf env GOMAXPROCS=1 taskset -c 0 "$bin" posture --format json "$big")"
+echo "posture - (stdin), one core:    $(medianOf env GOMAXPROCS=1 taskset -c 0 sh -c "exec \"$bin\" posture - <\"$big\"")"
 go test -run '^$' -bench BenchmarkCheck5000Manifests -benchmem -cpu 1 -count 1 ./internal/posture/ | grep '^Benchmark'
 
 # 2. --running on 50 containers.
@@ -79,10 +81,10 @@ for p in $(seq 1 10); do
 done
 seen=$("$bin" posture --running --format json --wait 0s --docker-socket= --containerd-socket= --cri-socket= | grep -c '"no_new_privs"' || true)
 echo "containers judged: $seen (50 started here, the pods' infra containers, and whatever else runs)"
-echo "posture --running, /proc only:  $(medianOf "$bin" posture --running --wait 0s --docker-socket= --containerd-socket= --cri-socket=) ms"
+echo "posture --running, /proc only:  $(medianOf "$bin" posture --running --wait 0s --docker-socket= --containerd-socket= --cri-socket=)"
 sock=$work/podman.sock
-podman system service --time=0 "unix://$sock" &
+podman system service --time=0 "unix://$sock" 2>/dev/null &
 svc=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 "$bin" posture --running --wait 30s --docker-socket "$sock" --containerd-socket= --cri-socket= >/dev/null || true # warm the service
-echo "posture --running, podman API:  $(medianOf "$bin" posture --running --wait 30s --docker-socket "$sock" --containerd-socket= --cri-socket=) ms"
+echo "posture --running, podman API:  $(medianOf "$bin" posture --running --wait 30s --docker-socket "$sock" --containerd-socket= --cri-socket=)"

@@ -7,6 +7,7 @@ import (
 	"github.com/truesightsec/truesight/internal/config"
 	"github.com/truesightsec/truesight/internal/console"
 	"github.com/truesightsec/truesight/internal/enforce"
+	"github.com/truesightsec/truesight/internal/posture"
 )
 
 // runParts are the parts `truesight run` starts beside the event loop
@@ -21,6 +22,9 @@ func runParts(cfg *config.Config, f *runFlags) ([]agent.Part, error) {
 	}
 	if cfg.Truesight.Enforce.Enabled {
 		parts = append(parts, enforce.NewPart(cfg.Truesight.Enforce, cfg.Truesight.Containers.HostRoot))
+	}
+	if cfg.Truesight.Posture.Enabled {
+		parts = append(parts, posture.NewPart(cfg.Truesight.Posture))
 	}
 	return parts, nil
 }

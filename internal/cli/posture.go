@@ -148,6 +148,13 @@ func postureRunning(cmd *cobra.Command, rep *posture.Report, rf *runtimeFlags, c
 	case <-reg.Synced():
 	case <-wctx.Done():
 	}
+	// Ask for every container at once (the registry fetches side by
+	// side), then take the answers in turn.
+	if procs, err := container.ScanProcs(procRoot); err == nil {
+		for id := range procs {
+			reg.Seen(id)
+		}
+	}
 	lookup := func(id string) *container.Info { return reg.Wait(wctx, id) }
 	self, err := posture.ReadSelf(procRoot)
 	if err != nil {

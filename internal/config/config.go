@@ -273,6 +273,8 @@ type Truesight struct {
 	FIM FIM `yaml:"fim"`
 	// Enforce protects the loader's configuration from writes (enforce.go).
 	Enforce Enforce `yaml:"enforce"`
+	// Posture checks the running containers' mitigations (posture.go).
+	Posture Posture `yaml:"posture"`
 }
 
 // Containers locates the container runtimes' sockets.

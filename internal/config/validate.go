@@ -112,6 +112,7 @@ func (d *decoder) validate(c *Config) {
 	validateConsole(c, bad)
 	validateFIM(c, bad)
 	validateEnforce(c, bad)
+	validatePosture(c, bad)
 
 	for _, u := range []struct {
 		key string

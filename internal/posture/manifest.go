@@ -113,13 +113,21 @@ var workloads = map[string][]string{
 // documents after it cannot be found); a document with a field of the
 // wrong type is reported and the next one read.
 func ReadManifests(name string, r io.Reader) (pods []Pod, notes []Note, errs []error) {
+	notes, errs = EachManifest(name, r, func(p *Pod) { pods = append(pods, *p) })
+	return pods, notes, errs
+}
+
+// EachManifest is ReadManifests calling fn with each pod spec as soon as
+// its document is read, so that a long stream is never held in memory.
+// fn must not keep p.
+func EachManifest(name string, r io.Reader, fn func(p *Pod)) (notes []Note, errs []error) {
 	lr := &lineCounter{r: io.LimitReader(r, maxDocumentBytes)}
 	dec := yaml.NewDecoder(lr)
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			return pods, notes, errs
+			return notes, errs
 		}
 		if err != nil {
 			e := yamlError(name, err)
@@ -127,7 +135,7 @@ func ReadManifests(name string, r io.Reader) (pods []Pod, notes []Note, errs []e
 			// than there is.
 			e.Line = min(e.Line, lr.lines+1)
 			errs = append(errs, e)
-			return pods, notes, errs
+			return notes, errs
 		}
 		if len(doc.Content) == 0 {
 			continue
@@ -137,7 +145,9 @@ func ReadManifests(name string, r io.Reader) (pods []Pod, notes []Note, errs []e
 			continue // an empty document
 		}
 		p, n, e := readObject(name, root, 0)
-		pods = append(pods, p...)
+		for i := range p {
+			fn(&p[i])
+		}
 		notes = append(notes, n...)
 		errs = append(errs, e...)
 	}

@@ -10,13 +10,13 @@ import (
 
 // CheckManifests reads and checks the manifests of r, named name.
 func CheckManifests(name string, r io.Reader, o *Options) (fs []Finding, notes []Note, errs []error) {
-	pods, notes, errs := ReadManifests(name, r)
-	for i := range pods {
-		f, n := CheckPod(&pods[i], o)
+	var checkNotes []Note
+	notes, errs = EachManifest(name, r, func(p *Pod) {
+		f, n := CheckPod(p, o)
 		fs = append(fs, f...)
-		notes = append(notes, n...)
-	}
-	return fs, notes, errs
+		checkNotes = append(checkNotes, n...)
+	})
+	return fs, append(notes, checkNotes...), errs
 }
 
 // CheckPaths checks files, directories (every .yaml, .yml and .json file
