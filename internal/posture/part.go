@@ -17,18 +17,22 @@ import (
 // Part runs the checks of `truesight posture --running` inside
 // `truesight run`: on the node and the containers running at start, then
 // on each container that appears, and reports every finding through the
-// rules (Env.Report). A container is judged once, when first seen.
+// rules (Env.Report). A container's finding is reported once, when first
+// seen; it is reported again when what was seen changes (a container
+// joins the pid namespace of one that can write its /etc).
 type Part struct {
-	cfg  config.Posture
-	env  *agent.Env
-	seen map[string]bool
+	cfg config.Posture
+	env *agent.Env
+	// seen holds, by container id, the findings reported (check and
+	// message).
+	seen map[string]map[string]bool
 	// describe bounds the wait for a new container's name and image.
 	describe time.Duration
 }
 
 // NewPart returns the posture part for truesight.posture.
 func NewPart(cfg config.Posture) *Part {
-	return &Part{cfg: cfg, seen: map[string]bool{}, describe: 2 * time.Second}
+	return &Part{cfg: cfg, seen: map[string]map[string]bool{}, describe: 2 * time.Second}
 }
 
 // Name implements agent.Part.
@@ -71,18 +75,32 @@ func (p *Part) Run(ctx context.Context) error {
 	}
 }
 
-// sweep judges the containers not seen before and forgets those gone.
+// sweep judges the containers, reports what was not reported before, and
+// forgets the containers gone.
 func (p *Part) sweep(ctx context.Context, procRoot string, self Self) {
+	// New containers' names and images: asked for all at once, waited
+	// for together up to p.describe (a runtime that does not answer
+	// delays the sweep once, not once per container).
+	wctx, cancel := context.WithTimeout(ctx, p.describe)
+	defer cancel()
+	reg := p.env.Containers
+	if reg != nil {
+		if procs, err := container.ScanProcs(procRoot); err == nil {
+			for id := range procs {
+				if p.seen[id] == nil {
+					reg.Seen(id)
+				}
+			}
+		}
+	}
 	lookup := func(id string) *container.Info {
-		if p.env.Containers == nil {
+		if reg == nil {
 			return nil
 		}
-		if info := p.env.Containers.Lookup(id); info != nil || p.seen[id] {
+		if info := reg.Lookup(id); info != nil || p.seen[id] != nil {
 			return info
 		}
-		wctx, cancel := context.WithTimeout(ctx, p.describe)
-		defer cancel()
-		return p.env.Containers.Wait(wctx, id)
+		return reg.Wait(wctx, id)
 	}
 	obs, err := ObserveAll(procRoot, lookup)
 	if err != nil {
@@ -92,12 +110,21 @@ func (p *Part) sweep(ctx context.Context, procRoot string, self Self) {
 	present := make(map[string]bool, len(obs))
 	for _, o := range obs {
 		present[o.ID] = true
-		if p.seen[o.ID] {
-			continue
+		reported := p.seen[o.ID]
+		if reported == nil {
+			reported = map[string]bool{}
+			p.seen[o.ID] = reported
 		}
-		p.seen[o.ID] = true
-		proc := processOf(procRoot, o, p.env.Containers)
+		var proc *state.Process
 		for _, f := range CheckRunning(o, self) {
+			key := findingKey(o, &f)
+			if reported[key] {
+				continue
+			}
+			reported[key] = true
+			if proc == nil {
+				proc = processOf(procRoot, o, reg)
+			}
 			p.env.Report(f.Event(time.Now().UnixNano()), proc)
 		}
 	}
@@ -106,6 +133,16 @@ func (p *Part) sweep(ctx context.Context, procRoot string, self Self) {
 			delete(p.seen, id)
 		}
 	}
+}
+
+// findingKey says what a finding is about, so that it is reported again
+// only when that changes: for the shared pid namespace, the ids of the
+// containers in it (their names come later, when the runtime answers).
+func findingKey(o *Observed, f *Finding) string {
+	if f.Check == SharedPIDNamespace || f.Check == AttackPath {
+		return f.Check + "\x00" + strings.Join(o.sharesPIDIDs, ",")
+	}
+	return f.Check + "\x00" + f.Message
 }
 
 // processOf describes the container's first process for the proc.* and

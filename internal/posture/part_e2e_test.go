@@ -3,6 +3,7 @@ package posture
 import (
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,9 +35,16 @@ func TestAgentAlertsOnTheAttackPathOfANewPod(t *testing.T) {
 		Output       string         `json:"output"`
 		OutputFields map[string]any `json:"output_fields"`
 	}
-	byContainer := map[string][]alert{}
+	// The sweeps may see web before side starts (it then shares with the
+	// pod's infra container only): the finding is reported again when
+	// side joins.
+	namesSide := func(a alert) bool {
+		msg, _ := a.OutputFields["finding.detail[message]"].(string)
+		return strings.Contains(msg, pod+"-side")
+	}
+	var byContainer map[string][]alert
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) && len(byContainer[web[:12]]) == 0 {
+	for time.Now().Before(deadline) && !slices.ContainsFunc(byContainer[web[:12]], namesSide) {
 		time.Sleep(500 * time.Millisecond)
 		byContainer = map[string][]alert{}
 		for _, l := range agent.Lines() {
@@ -49,17 +57,15 @@ func TestAgentAlertsOnTheAttackPathOfANewPod(t *testing.T) {
 		}
 	}
 	got := byContainer[web[:12]]
-	if len(got) != 1 {
+	if !slices.ContainsFunc(got, namesSide) || len(got) > 2 {
 		t.Fatalf("alerts for %s: %+v (all: %v)", pod+"-web", got, byContainer)
 	}
-	a := got[0]
-	f := a.OutputFields
-	if a.Priority != "Warning" || a.Source != "truesight" || f["finding.detail[check]"] != AttackPath || f["finding.detail[severity]"] != "high" ||
-		f["container.name"] != pod+"-web" || !strings.Contains(a.Output, "container_name="+pod+"-web") {
-		t.Errorf("alert %+v", a)
-	}
-	if msg, _ := f["finding.detail[message]"].(string); !strings.Contains(msg, pod+"-side") {
-		t.Errorf("message %q does not name the sidecar", msg)
+	for _, a := range got {
+		f := a.OutputFields
+		if a.Priority != "Warning" || a.Source != "truesight" || f["finding.detail[check]"] != AttackPath || f["finding.detail[severity]"] != "high" ||
+			f["container.name"] != pod+"-web" || !strings.Contains(a.Output, "container_name="+pod+"-web") {
+			t.Errorf("alert %+v", a)
+		}
 	}
 	if len(byContainer[side[:12]]) != 0 {
 		t.Errorf("alerts for the non-root read-only sidecar: %+v", byContainer[side[:12]])

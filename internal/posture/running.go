@@ -38,8 +38,10 @@ type Observed struct {
 	PidNS uint64 `json:"pid_ns"`
 	NetNS uint64 `json:"net_ns"`
 	IPCNS uint64 `json:"ipc_ns"`
-	// SharesPIDWith lists the other containers in the same pid namespace.
+	// SharesPIDWith lists the other containers in the same pid namespace
+	// (their labels); sharesPIDIDs their ids.
 	SharesPIDWith []string `json:"shares_pid_with,omitempty"`
+	sharesPIDIDs  []string
 	// HostMounts are the writable mounts of host filesystems.
 	HostMounts []HostMount `json:"writable_host_mounts,omitempty"`
 	Contents   Contents    `json:"contents"`
@@ -134,6 +136,12 @@ func Observe(procRoot, id string, pid int64) (*Observed, error) {
 	st, err := os.ReadFile(filepath.Join(dir, "status"))
 	if err != nil {
 		return nil, err
+	}
+	// While a container starts, its first process is the runtime's init
+	// (runc:[2:INIT]), with all capabilities, before it execs the
+	// container's program: that is not the container yet.
+	if name, _ := statusField(st, "Name"); strings.HasPrefix(name, "runc:[") {
+		return nil, fmt.Errorf("container %s is starting (pid %d is %s)", container.ShortID(id), pid, name)
 	}
 	if v, ok := statusField(st, "Uid"); ok {
 		copy(o.Uid[:], idList(v))
@@ -293,13 +301,15 @@ func SharePIDs(obs []*Observed) {
 		byNS[o.PidNS] = append(byNS[o.PidNS], o)
 	}
 	for _, o := range obs {
-		o.SharesPIDWith = nil
+		o.SharesPIDWith, o.sharesPIDIDs = nil, nil
 		for _, other := range byNS[o.PidNS] {
 			if other != o {
 				o.SharesPIDWith = append(o.SharesPIDWith, other.Label())
+				o.sharesPIDIDs = append(o.sharesPIDIDs, other.ID)
 			}
 		}
 		slices.Sort(o.SharesPIDWith)
+		slices.Sort(o.sharesPIDIDs)
 	}
 }
 
@@ -403,7 +413,7 @@ func ObserveAll(procRoot string, lookup func(id string) *container.Info) ([]*Obs
 	for _, id := range ids {
 		o, err := Observe(procRoot, id, int64(procs[id].Pid))
 		if err != nil {
-			continue // exited
+			continue // exited, or still starting
 		}
 		if lookup != nil {
 			if i := lookup(id); i != nil {

@@ -271,3 +271,20 @@ func TestNodeFromSecurityfsFiles(t *testing.T) {
 		})
 	}
 }
+
+// A container whose first process is still the runtime's init (all
+// capabilities, before the exec of its program) is not judged yet.
+func TestStartingContainerIsNotJudged(t *testing.T) {
+	proc := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(proc, "42"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	status := "Name:\trunc:[2:INIT]\nUid:\t0\t0\t0\t0\nCapEff:\t000001ffffffffff\n"
+	if err := os.WriteFile(filepath.Join(proc, "42", "status"), []byte(status), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, err := Observe(proc, strings.Repeat("ab", 32), 42)
+	if o != nil || err == nil || !strings.Contains(err.Error(), "is starting (pid 42 is runc:[2:INIT])") {
+		t.Errorf("observed %+v, error %v", o, err)
+	}
+}
