@@ -73,11 +73,9 @@ func (t *Translator) Built() *capture.Event {
 func (t *Translator) Seed(tasks []sensor.ProcessInfo) []*capture.ThreadInfo {
 	var threads []*capture.ThreadInfo
 	for i := range tasks {
-		info := &tasks[i]
-		if info.Tid != info.Tgid || info.KernelThread {
-			continue
+		if info := &tasks[i]; !info.KernelThread {
+			threads = append(threads, threadInfo(info))
 		}
-		threads = append(threads, threadInfo(info))
 	}
 	t.Machine.Self = t.SelfPid
 	t.Machine.SeedThreads(threads)
@@ -94,7 +92,7 @@ func (t *Translator) Seed(tasks []sensor.ProcessInfo) []*capture.ThreadInfo {
 // threadInfo describes a task as an entry of a capture's process table.
 func threadInfo(info *sensor.ProcessInfo) *capture.ThreadInfo {
 	th := &capture.ThreadInfo{
-		Tid: int64(info.Tgid), Pid: int64(info.Tgid), PTid: int64(info.PPid), Sid: int64(info.VSid),
+		Tid: int64(info.Tid), Pid: int64(info.Tgid), PTid: int64(info.PPid), Sid: int64(info.VSid),
 		VPgid: int64(info.VPgid), VTid: int64(info.VTid), VPid: int64(info.VPid), Comm: info.Comm,
 		ExePath: info.Exe.Path, Cwd: strings.TrimSuffix(info.Cwd.Path, "/"), FDLimit: 1024,
 		UID: info.UID, GID: info.GID, Env: info.Env, Root: info.Root.Path,

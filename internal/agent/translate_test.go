@@ -259,3 +259,25 @@ func TestSocketRoleFollowsTheSyscalls(t *testing.T) {
 		t.Errorf("recvfrom first: %+v", e.FD)
 	}
 }
+
+// A thread of a process that ran before the agent started is seeded as a
+// thread of that process: its events carry the process's pid and command
+// line, not the thread's id and <NA>.
+func TestSeededThreadsBelongToTheirProcess(t *testing.T) {
+	tr := newTestTranslator()
+	leader := sensor.ProcessInfo{Tid: 300, Tgid: 300, PPid: 1, Comm: "python3", Args: []string{"python3", "/srv/worker.py"},
+		Exe: sensor.File{Valid: true, Path: "/usr/bin/python3"}, LoginUID: 0xffffffff}
+	leader.NS.Mnt = hostNS
+	thread := leader
+	thread.Tid = 301
+	tr.Seed([]sensor.ProcessInfo{thread, leader})
+	rec := openRec(300, "/etc/ld.so.preload", "/etc/ld.so.preload", hostNS, 3)
+	rec.Tid = 301
+	e, p := tr.Apply(rec)
+	if e == nil || p == nil {
+		t.Fatal("no event from the seeded thread")
+	}
+	if p.Pid != 300 || e.Tid != 301 || p.Cmdline != "python3 /srv/worker.py" {
+		t.Errorf("thread's event: pid %d tid %d cmdline %q, want pid 300 tid 301 and the leader's command line", p.Pid, e.Tid, p.Cmdline)
+	}
+}
