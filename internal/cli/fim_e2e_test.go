@@ -149,12 +149,9 @@ func TestFimCheckReportsEachContainersDriftWithItsNameAndImageAndExitsByResult(t
 }
 
 // fimContainer runs a container of fimImage that sleeps; it returns its id.
-func fimContainer(t *testing.T, name string) string {
+func fimContainer(t *testing.T, name string, extra ...string) string {
 	t.Helper()
-	_ = exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
-	id := testenv.Podman(t, "run", "-d", "--name", name, fimImage, "sleep", "1000")
-	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-t", "0", id).Run() })
-	return id
+	return testenv.StartContainerOf(t, fimImage, name, extra, "sleep", "1000")
 }
 
 func TestFimCheckReportsAHandEditedRecordAndATruncatedDatabaseIsExit2(t *testing.T) {

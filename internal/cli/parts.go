@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"path/filepath"
+
 	"github.com/spf13/cobra"
 
 	"github.com/truesightsec/truesight/internal/agent"
 	"github.com/truesightsec/truesight/internal/config"
 	"github.com/truesightsec/truesight/internal/console"
 	"github.com/truesightsec/truesight/internal/enforce"
+	"github.com/truesightsec/truesight/internal/fim"
 	"github.com/truesightsec/truesight/internal/posture"
 )
 
@@ -25,6 +28,9 @@ func runParts(cfg *config.Config, f *runFlags) ([]agent.Part, error) {
 	}
 	if cfg.Truesight.Posture.Enabled {
 		parts = append(parts, posture.NewPart(cfg.Truesight.Posture))
+	}
+	if cfg.Truesight.FIM.Enabled {
+		parts = append(parts, fim.NewPart(cfg.Truesight.FIM, filepath.Join("/", cfg.Truesight.Containers.HostRoot, "proc")))
 	}
 	return parts, nil
 }

@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // FIM is truesight.fim: file integrity of the configured host paths and of
 // every container (`truesight fim`, and in real time in `truesight run`).
@@ -15,6 +18,10 @@ type FIM struct {
 	KeyFile string `yaml:"key_file"`
 	// HostPaths are the host trees `truesight fim init` and `check` cover.
 	HostPaths []string `yaml:"host_paths"`
+	// WatchPaths are the trees of each container whose every directory
+	// is watched in real time for created, deleted, renamed files and
+	// metadata changes; writes of content are seen everywhere.
+	WatchPaths []string `yaml:"watch_paths"`
 	// Exclude are host paths not walked (with what lies below them).
 	Exclude []string `yaml:"exclude"`
 	// Containers includes the lower layers and drift of running
@@ -39,7 +46,7 @@ func validateFIM(c *Config, bad func(key, format string, args ...any)) {
 	if f.KeyFile == f.DB {
 		bad("truesight.fim.key_file", "must not be the database itself: the key is kept outside it")
 	}
-	for _, p := range append(append([]string{}, f.HostPaths...), f.Exclude...) {
+	for _, p := range slices.Concat(f.HostPaths, f.Exclude, f.WatchPaths) {
 		if !strings.HasPrefix(p, "/") {
 			bad("truesight.fim.host_paths", "%q is not an absolute path", p)
 		}

@@ -307,7 +307,7 @@ func (f *FD) Ends() (server, client bool) {
 
 // Finding is a detector's report, carried by events of SourceTruesight.
 type Finding struct {
-	Kind      string // hidden_process, preload_config, preload_env, injected_library, posture, enforce
+	Kind      string // hidden_process, preload_config, preload_env, injected_library, posture, enforce, file_drift
 	Summary   string
 	Views     string // which views disagree, for hidden processes
 	Library   string // path inside the root
@@ -316,6 +316,23 @@ type Finding struct {
 	Root      string // the root the finding lives in
 	Detail    map[string]string
 	FirstSeen int64
+
+	// File drift (internal/fim): the file, in the target container's
+	// root, what happened to it (added, modified, metadata, deleted), the
+	// image layer its old state comes from, its old and new digests and
+	// modes (octal), the container it changed in (full id, name, image),
+	// which may not be the writer's, and the writer as text.
+	Path           string
+	Change         string
+	Layer          string
+	OldSHA256      string
+	NewSHA256      string
+	OldMode        string
+	NewMode        string
+	Container      string
+	ContainerName  string
+	ContainerImage string
+	Writer         string
 }
 
 // TupleName is fd.name of a connected socket as Falco prints it:

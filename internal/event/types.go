@@ -214,7 +214,7 @@ var tableNames = []string{
 
 // findingNames are the types of truesight's detector findings (source
 // "truesight").
-var findingNames = []string{"hidden_process", "preload_config", "preload_env", "injected_library", "posture", "enforce"}
+var findingNames = []string{"hidden_process", "preload_config", "preload_env", "injected_library", "posture", "enforce", "file_drift"}
 
 // typeNames are all the type names, indexed by Type.
 var typeNames = slices.Concat(tableNames, genericNames, findingNames)

@@ -209,13 +209,24 @@ func init() {
 	labelField("k8s.pod.label", "value of one pod label, e.g. k8s.pod.label.app or k8s.pod.label[app]", func(i *container.Info) map[string]string { return i.PodLabels })
 	metaField("k8s.pod.labels", String, "all pod labels as key:value pairs", "", func(i *container.Info) (Value, bool) { return labelsText(i.PodLabels) })
 
-	findingField("finding.kind", "truesight: kind of detector finding (hidden_process, view_mismatch, preload_config, preload_env, injected_library, posture, enforce)", func(f *event.Finding) string { return f.Kind })
+	findingField("finding.kind", "truesight: kind of detector finding (hidden_process, view_mismatch, preload_config, preload_env, injected_library, posture, enforce, file_drift)", func(f *event.Finding) string { return f.Kind })
 	findingField("finding.summary", "truesight: one-line summary of the finding", func(f *event.Finding) string { return f.Summary })
 	findingField("finding.views", "truesight: for hidden processes, which views disagree", func(f *event.Finding) string { return f.Views })
 	findingField("finding.library", "truesight: the library involved, as a path inside its root", func(f *event.Finding) string { return f.Library })
 	findingField("finding.sha256", "truesight: sha256 of the library involved", func(f *event.Finding) string { return f.SHA256 })
 	findingField("finding.symbols", "truesight: libc symbols the library overrides, comma-separated", func(f *event.Finding) string { return f.Symbols })
 	findingField("finding.root", "truesight: the root filesystem the finding was made in", func(f *event.Finding) string { return f.Root })
+	findingField("finding.path", "truesight: file drift: the file, as a path in the container it changed in", func(f *event.Finding) string { return f.Path })
+	findingField("finding.change", "truesight: file drift: added, modified (content), metadata (mode, owner, xattrs, mtime) or deleted", func(f *event.Finding) string { return f.Change })
+	findingField("finding.layer", "truesight: file drift: the image layer (or host baseline) the file's old state comes from", func(f *event.Finding) string { return f.Layer })
+	findingField("finding.old_sha256", "truesight: file drift: the digest of the file before (sha256:...)", func(f *event.Finding) string { return f.OldSHA256 })
+	findingField("finding.new_sha256", "truesight: file drift: the digest of the file now", func(f *event.Finding) string { return f.NewSHA256 })
+	findingField("finding.old_mode", "truesight: file drift: the file's mode before, octal (04755 is setuid)", func(f *event.Finding) string { return f.OldMode })
+	findingField("finding.new_mode", "truesight: file drift: the file's mode now, octal", func(f *event.Finding) string { return f.NewMode })
+	findingField("finding.container_id", "truesight: file drift: the container the file changed in (12 characters), which may not be the writer's (container.id)", func(f *event.Finding) string { return container.ShortID(f.Container) })
+	findingField("finding.container_name", "truesight: file drift: the name of the container the file changed in", func(f *event.Finding) string { return f.ContainerName })
+	findingField("finding.container_image", "truesight: file drift: the image of the container the file changed in", func(f *event.Finding) string { return f.ContainerImage })
+	findingField("finding.writer", "truesight: file drift: the writing process and its container, as text", func(f *event.Finding) string { return f.Writer })
 	register(&Field{Name: "finding.detail", Type: String, Desc: "truesight: one detail of the finding by key, e.g. finding.detail[pids]", Arg: KeyArg, ArgRequired: true,
 		bind: func(arg string, _ bool) (Extractor, Multi, error) {
 			return func(c *Ctx) (Value, bool) {
