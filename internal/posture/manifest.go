@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -321,14 +322,72 @@ func decodeError(file string, n *yaml.Node, kind string, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		var path []any
+		var keys []string
 		for _, s := range strings.Split(te.Field, ".") {
 			if s != "" {
 				path = append(path, s)
+				keys = append(keys, s)
 			}
 		}
-		return &Error{file, lineOf(n, path), fmt.Sprintf("%s: field %s: a %s cannot hold %s", kind, te.Field, te.Type, te.Value)}
+		line := lineOf(n, path)
+		// The field's path has no sequence indexes: find the value of the
+		// wrong kind in the elements.
+		if bad := findValue(n, keys, jsonKind(te.Value)); bad != nil {
+			line = bad.Line
+		}
+		return &Error{file, line, fmt.Sprintf("%s: field %s: a %s cannot hold %s", kind, te.Field, te.Type, te.Value)}
 	}
 	return &Error{file, n.Line, fmt.Sprintf("%s: %v", kind, err)}
+}
+
+// jsonKind tells whether a YAML node decodes to the JSON kind that
+// encoding/json names in an UnmarshalTypeError ("string", "number -1.5",
+// "bool", "array", "object").
+func jsonKind(v string) func(*yaml.Node) bool {
+	scalar := func(tags ...string) func(*yaml.Node) bool {
+		return func(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && slices.Contains(tags, n.ShortTag()) }
+	}
+	switch {
+	case v == "string":
+		return scalar("!!str", "!!timestamp", "!!binary")
+	case strings.HasPrefix(v, "number"):
+		return scalar("!!int", "!!float")
+	case v == "bool":
+		return scalar("!!bool")
+	case v == "array":
+		return func(n *yaml.Node) bool { return n.Kind == yaml.SequenceNode }
+	case v == "object":
+		return func(n *yaml.Node) bool { return n.Kind == yaml.MappingNode }
+	}
+	return func(*yaml.Node) bool { return false }
+}
+
+// findValue is the first value at keys below n, through the elements of
+// any sequence on the way, for which match is true; nil when none is.
+func findValue(n *yaml.Node, keys []string, match func(*yaml.Node) bool) *yaml.Node {
+	return findValueDepth(n, keys, match, 0)
+}
+
+func findValueDepth(n *yaml.Node, keys []string, match func(*yaml.Node) bool, depth int) *yaml.Node {
+	n = resolve(n)
+	if n == nil || depth > 64 {
+		return nil
+	}
+	if n.Kind == yaml.SequenceNode && (len(keys) > 0 || !match(n)) {
+		for _, e := range n.Content {
+			if r := findValueDepth(e, keys, match, depth+1); r != nil {
+				return r
+			}
+		}
+		return nil
+	}
+	if len(keys) == 0 {
+		if match(n) {
+			return n
+		}
+		return nil
+	}
+	return findValueDepth(child(n, keys[0]), keys[1:], match, depth+1)
 }
 
 // resolve follows an alias.

@@ -216,7 +216,9 @@ func TestMalformedYAMLSaysWhere(t *testing.T) {
 		{"mapping in a scalar", "apiVersion: v1\nkind: Pod\nmetadata: a: b\n", "f.yaml:3: malformed YAML: mapping values are not allowed in this context"},
 		{"bad indentation", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n - x\n", "f.yaml:5: malformed YAML: did not find expected key"},
 		{"unclosed flow sequence", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a}\n", "f.yaml:4: malformed YAML: did not find expected ',' or ']'"},
-		{"wrong type deep", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    ports: [{containerPort: http}]\n", "f.yaml:4: Pod: field spec.containers.ports.containerPort: a int32 cannot hold string"},
+		{"wrong type deep", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    ports: [{containerPort: http}]\n", "f.yaml:6: Pod: field spec.containers.ports.containerPort: a int32 cannot hold string"},
+		{"wrong type in the second element", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    ports: [{containerPort: 80}]\n  - name: b\n    ports:\n    - containerPort: 81\n    - containerPort: \"http\"\n", "f.yaml:10: Pod: field spec.containers.ports.containerPort: a int32 cannot hold string"},
+		{"object for a string", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: {x: 1}\n", "f.yaml:6: Pod: field spec.containers.image: a string cannot hold object"},
 		{"unknown anchor", "apiVersion: v1\nkind: Pod\nspec: *nope\n", "f.yaml: malformed YAML: unknown anchor 'nope' referenced"},
 	}
 	for _, tt := range tests {

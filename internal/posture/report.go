@@ -17,7 +17,8 @@ type Report struct {
 }
 
 // WriteText writes the readable report: findings grouped by workload and
-// container, worst first within each, then notes and errors.
+// container, in the order of their lines (worst first on one line), then
+// notes and errors.
 func (r *Report) WriteText(w io.Writer) error {
 	fs := append([]Finding(nil), r.Findings...)
 	Sort(fs)
