@@ -14,6 +14,11 @@ import (
 	"github.com/truesightsec/truesight/internal/testenv"
 )
 
+// ownContainers limits protection to this file's containers: other tests
+// (and other jobs on a shared machine) run containers at the same time,
+// which an agent without selectors would protect too.
+const ownContainers = "truesight.enforce.selectors=[{name: 'ts-enforce-*'}]"
+
 // renamer builds testdata/renamer: a process that renames or links a file
 // onto another and keeps running.
 func renamer(t *testing.T) string {
@@ -60,7 +65,7 @@ func TestRunEnforceDeniesWritesInAContainerStartedBeforeItAndUndoesARename(t *te
 	// Started before the agent: protected by the registry's first listing.
 	id := testenv.StartContainer(t, "ts-enforce-run", nil, "sleep", "120")
 	a := startAgent(t, []string{"DOCKER_HOST=unix://" + sock}, "--containerd-socket", "", "--cri-socket", "",
-		"--enforce", "-o", "truesight.enforce.state_file="+state, "--scan-interval", "0")
+		"--enforce", "-o", "truesight.enforce.state_file="+state, "--scan-interval", "0", "-o", ownContainers)
 	// The part marks the container's filesystem shortly after the
 	// registry's first listing.
 	waitProtected(t, state, id)
@@ -124,7 +129,7 @@ func TestRunDetectModeOnlyAlerts(t *testing.T) {
 	sock := testenv.PodmanService(t)
 	state := filepath.Join(t.TempDir(), "enforce.state")
 	a := startAgent(t, []string{"DOCKER_HOST=unix://" + sock}, "--containerd-socket", "", "--cri-socket", "",
-		"-o", "truesight.enforce.enabled=true", "-o", "truesight.enforce.state_file="+state, "--scan-interval", "0")
+		"-o", "truesight.enforce.enabled=true", "-o", "truesight.enforce.state_file="+state, "--scan-interval", "0", "-o", ownContainers)
 	// Started after the agent: protected as the runtime reports it.
 	id := testenv.StartContainer(t, "ts-enforce-detect-run", nil, "sleep", "120")
 	waitProtected(t, state, id)
@@ -160,7 +165,7 @@ func TestAKilledAgentReleasesAWaitingWriteAndTheNextStartSaysProtectionLapsed(t 
 	sock := testenv.PodmanService(t)
 	state := filepath.Join(t.TempDir(), "enforce.state")
 	env := []string{"DOCKER_HOST=unix://" + sock}
-	args := []string{"--containerd-socket", "", "--cri-socket", "", "--enforce", "-o", "truesight.enforce.state_file=" + state, "--scan-interval", "0"}
+	args := []string{"--containerd-socket", "", "--cri-socket", "", "--enforce", "-o", "truesight.enforce.state_file=" + state, "--scan-interval", "0", "-o", ownContainers}
 	id := testenv.StartContainer(t, "ts-enforce-lapse", nil, "sleep", "120")
 	first := startAgent(t, env, args...)
 	waitProtected(t, state, id)
