@@ -188,8 +188,13 @@ func TestPostureReadsHelmAndKustomizeOnStdin(t *testing.T) {
 		}
 		tools["kustomize"] = []string{"kubectl", "kustomize", dir}
 	}
-	if len(tools) < 2 {
-		testenv.Missing(t, "helm and kubectl (kustomize) are needed (scripts/deps.sh installs them)")
+	if tools["helm"] == nil {
+		testenv.Missing(t, "helm is not installed (scripts/deps.sh installs it)")
+	}
+	if tools["kustomize"] == nil {
+		// kubectl is not among what scripts/deps.sh installs: the helm
+		// half still runs.
+		t.Log("kubectl is not installed: kustomize's output not tried")
 	}
 	want := map[string]struct {
 		check, workload, line string
