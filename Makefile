@@ -7,7 +7,7 @@ GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export CGO_ENABLED = 0
 export TRUESIGHT_CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
 
-.PHONY: bench-compare image image-arm64 helm-check all build test unit race lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
+.PHONY: bench-enforce bench-compare image image-arm64 helm-check all build test unit race lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
 
 all: build
 
@@ -52,6 +52,9 @@ bench-scan:
 bench-replay:
 	bash scripts/bench-replay.sh
 
+bench-enforce:
+	bash scripts/bench-enforce.sh
+
 # bench-compare runs every comparison of docs/performance.md (root, about
 # 30 minutes) and writes that file.
 bench-compare: build
@@ -83,6 +86,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReplay $(FUZZFLAGS) ./internal/replay/
 	$(GO) test -run '^$$' -fuzz FuzzDecode $(FUZZFLAGS) ./internal/sensor/
 	$(GO) test -run '^$$' -fuzz FuzzReadManifests $(FUZZFLAGS) ./internal/posture/
+	$(GO) test -run '^$$' -fuzz FuzzParseSyscall $(FUZZFLAGS) ./internal/enforce/
 
 clean:
 	rm -rf bin

@@ -83,7 +83,7 @@ func requireImage(t *testing.T) {
 }
 
 // policy loads the default configuration with overrides.
-func policy(t *testing.T, overrides ...string) (*enforce.Policy, config.Enforce) {
+func policy(t testing.TB, overrides ...string) (*enforce.Policy, config.Enforce) {
 	t.Helper()
 	cfg, _, err := config.Load("", overrides)
 	if err != nil {

@@ -102,7 +102,7 @@ func FuzzParseSyscall(f *testing.F) {
 }
 
 func BenchmarkMatchUnprotected(b *testing.B) {
-	p, _ := policy(&testing.T{})
+	p, _ := policy(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, ok := p.Match("/usr/lib/x86_64-linux-gnu/libc.so.6"); ok {

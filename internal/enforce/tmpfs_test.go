@@ -159,7 +159,7 @@ func BenchmarkOpen(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			dir, r := tmpfsRoot(b)
 			if bc.mark {
-				p, _ := policy(&testing.T{}, "truesight.enforce.mode=enforce", "truesight.enforce.host=true")
+				p, _ := policy(b, "truesight.enforce.mode=enforce", "truesight.enforce.host=true")
 				g, err := enforce.New(p, enforce.Options{})
 				if err != nil {
 					b.Fatal(err)
@@ -200,7 +200,7 @@ func BenchmarkOpen(b *testing.B) {
 // agent's alerts carry the whole window in finding.detail[window]).
 func BenchmarkRenameWindow(b *testing.B) {
 	dir, r := tmpfsRoot(b)
-	p, _ := policy(&testing.T{}, "truesight.enforce.mode=enforce", "truesight.enforce.host=true")
+	p, _ := policy(b, "truesight.enforce.mode=enforce", "truesight.enforce.host=true")
 	blocks := make(chan *enforce.Block, 1)
 	g, err := enforce.New(p, enforce.Options{Report: func(bl *enforce.Block) { blocks <- bl }})
 	if err != nil {
