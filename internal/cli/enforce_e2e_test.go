@@ -143,8 +143,21 @@ func TestRunDetectModeOnlyAlerts(t *testing.T) {
 	if out := testenv.Podman(t, "exec", "ts-enforce-detect-run", "cat", "/etc/ld.so.preload"); out != "/tmp/evil.so" {
 		t.Errorf("/etc/ld.so.preload = %q, want the write through", out)
 	}
+
+	// A restarted container has a new root mount: protected again.
+	testenv.Podman(t, "restart", "-t", "0", "ts-enforce-detect-run")
+	pid := testenv.Podman(t, "inspect", "-f", "{{.State.Pid}}", id)
+	waitProtected(t, state, "/proc/"+pid+"/root")
+	if rc, stderr := exitOf(t, "podman", "exec", "ts-enforce-detect-run", "sh", "-c", "echo again >> /etc/ld.so.conf"); rc != 0 {
+		t.Fatalf("write after the restart: %d %s", rc, stderr)
+	}
+	a.waitFor(t, "alerted write after the restart", func(rule string, f map[string]any) bool {
+		return enforceAlert("alerted", id[:12])(rule, f) && f["finding.detail[path]"] == "/etc/ld.so.conf"
+	})
 }
 
+// waitProtected waits until the state file names what (a container id, a
+// root's directory).
 func waitProtected(t *testing.T, state, id string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -143,12 +143,19 @@ func New(p *Policy, opts Options) (*Guard, error) {
 func (g *Guard) Policy() *Policy { return g.policy.Load() }
 
 // Protect keeps copies of the root's protected files and marks its
-// filesystem. A root already protected is left as it is.
+// filesystem. A root already protected through the same Dir is left as it
+// is; through another (a restarted container) it is protected anew.
 func (g *Guard) Protect(r Root) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, ok := g.roots[r.ID]; ok {
-		return nil
+	if old, ok := g.roots[r.ID]; ok {
+		if old.Dir == r.Dir {
+			return nil
+		}
+		// The container restarted: its root is another mount now.
+		_ = g.group.Mark(unix.FAN_MARK_REMOVE|unix.FAN_MARK_FILESYSTEM, unix.FAN_OPEN_PERM, unix.AT_FDCWD, old.Dir)
+		delete(g.roots, r.ID)
+		g.publish()
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(r.Dir, &st); err != nil {

@@ -33,16 +33,21 @@ type Part struct {
 	guard    *Guard
 
 	mu      sync.Mutex
-	queue   []*container.Info // containers to protect or forget
-	exited  map[string]bool
+	queue   []observed // containers to protect or forget, in order
 	wake    chan struct{}
 	started time.Time
+}
+
+// observed is one observation of the registry.
+type observed struct {
+	info   *container.Info
+	exited bool
 }
 
 // NewPart builds the part from a validated configuration; hostRoot is
 // truesight.containers.host_root.
 func NewPart(cfg config.Enforce, hostRoot string) *Part {
-	return &Part{cfg: cfg, hostRoot: node.Root(hostRoot), exited: map[string]bool{}, wake: make(chan struct{}, 1)}
+	return &Part{cfg: cfg, hostRoot: node.Root(hostRoot), wake: make(chan struct{}, 1)}
 }
 
 // Name implements agent.Part.
@@ -62,12 +67,7 @@ func (p *Part) Attach(env *agent.Env) error {
 	p.guard = g
 	env.Containers.Observe(func(info *container.Info, exited bool) {
 		p.mu.Lock()
-		if exited {
-			p.exited[info.FullID] = true
-		} else {
-			delete(p.exited, info.FullID)
-		}
-		p.queue = append(p.queue, info)
+		p.queue = append(p.queue, observed{info, exited})
 		p.mu.Unlock()
 		select {
 		case p.wake <- struct{}{}:
@@ -124,15 +124,12 @@ func (p *Part) Run(ctx context.Context) error {
 			q := p.queue
 			p.queue = nil
 			p.mu.Unlock()
-			for _, info := range q {
-				p.mu.Lock()
-				gone := p.exited[info.FullID]
-				p.mu.Unlock()
-				if gone {
-					p.guard.Forget(info.FullID)
+			for _, o := range q {
+				if o.exited {
+					p.guard.Forget(o.info.FullID)
 					continue
 				}
-				p.protect(info)
+				p.protect(o.info)
 			}
 			p.writeState()
 		case <-tick.C:
