@@ -225,3 +225,34 @@ func TestAKilledAgentReleasesAWaitingWriteAndTheNextStartSaysProtectionLapsed(t 
 		return rule == "Protection of loader files not in force" && f["finding.detail[action]"] == "lapsed"
 	})
 }
+
+func TestRunEnforceUndoesAPodSiblingsRenameThroughProcRoot(t *testing.T) {
+	testenv.RequireRoot(t)
+	sock := testenv.PodmanService(t)
+	ren := renamer(t)
+	state := filepath.Join(t.TempDir(), "enforce.state")
+	const pod = "ts-enforce-runpod"
+	_ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run()
+	testenv.Podman(t, "pod", "create", "--name", pod, "--share", "pid")
+	t.Cleanup(func() { _ = exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
+	sidecar := testenv.StartContainer(t, pod+"-sidecar", []string{"--pod", pod}, "sh", "-c", "touch /tmp/i-am-the-sidecar; exec sleep 120")
+	attacker := testenv.StartContainer(t, pod+"-nginx", []string{"--pod", pod}, "sleep", "120")
+	a := startAgent(t, []string{"DOCKER_HOST=unix://" + sock}, "--containerd-socket", "", "--cri-socket", "",
+		"--enforce", "-o", "truesight.enforce.state_file="+state, "--scan-interval", "0", "-o", ownContainers)
+	waitProtected(t, state, sidecar)
+	testenv.Podman(t, "cp", ren, pod+"-nginx:/tmp/renamer")
+	// The file is made in the sidecar's own /tmp (a rename cannot cross
+	// filesystems), then renamed onto its /etc/ld.so.preload.
+	script := `for p in /proc/[0-9]*; do if [ -e $p/root/tmp/i-am-the-sidecar ]; then echo /tmp/evil.so > $p/root/tmp/x && exec /tmp/renamer mv $p/root/tmp/x $p/root/etc/ld.so.preload; fi; done; exit 99`
+	out, _ := exec.Command("podman", "exec", pod+"-nginx", "sh", "-c", script).Output()
+	if string(out) != "done\n" {
+		t.Fatalf("the sibling's rename: %q", out)
+	}
+	got := a.waitFor(t, "restore of the sidecar's file", enforceAlert("restored", sidecar[:12]))
+	if f := got["output_fields"].(map[string]any); f["container.id"] != attacker[:12] || f["finding.detail[killed]"] != "true" {
+		t.Errorf("alert fields %v; want the attacker %s killed", f, attacker[:12])
+	}
+	if rc, _ := exitOf(t, "podman", "exec", pod+"-sidecar", "test", "-e", "/etc/ld.so.preload"); rc == 0 {
+		t.Error("the sidecar's /etc/ld.so.preload is still there")
+	}
+}
