@@ -73,7 +73,7 @@ func agentContainer(t *testing.T, o *Objects) corev1.Container {
 
 func TestChartTiersGrantExactlyTheirCapabilities(t *testing.T) {
 	requireHelm(t)
-	detect := []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH"}
+	detect := []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_CHROOT"}
 	tests := []struct {
 		name string
 		set  []string

@@ -218,6 +218,7 @@ func unwrapPath(err error) error {
 // Linux capability numbers (linux/capability.h).
 const (
 	capDacReadSearch = 2
+	capSysChroot     = 18
 	capSysPtrace     = 19
 	capSysAdmin      = 21
 	capSysResource   = 24
@@ -239,6 +240,7 @@ var detectCaps = []capability{
 	{"CAP_PERFMON", capPerfmon, "attach the sensor's tracepoints and read kernel memory from them"},
 	{"CAP_SYS_PTRACE", capSysPtrace, "read other processes' maps, environment, executable and root (/proc/<pid>/...) for the scan and container roots"},
 	{"CAP_DAC_READ_SEARCH", capDacReadSearch, "read files of every owner in the node's and containers' roots (preload files, libraries) whatever their mode"},
+	{"CAP_SYS_CHROOT", capSysChroot, "run a container's own ls and ps under its root (the scan's libc view, which a preload library fools)"},
 }
 
 var sysAdmin = capability{"CAP_SYS_ADMIN", capSysAdmin, "fanotify permission events (FAN_CLASS_CONTENT) that deny opens of the loader's files"}

@@ -25,7 +25,7 @@ func statuses(cs []Check) map[string]Status {
 }
 
 func TestCapsNameEachMissingCapabilityOfTheTier(t *testing.T) {
-	detect := capsOf(capBPF, capPerfmon, capSysPtrace, capDacReadSearch)
+	detect := capsOf(capBPF, capPerfmon, capSysPtrace, capDacReadSearch, capSysChroot)
 	tests := []struct {
 		name         string
 		tier         Tier
@@ -34,19 +34,19 @@ func TestCapsNameEachMissingCapabilityOfTheTier(t *testing.T) {
 		want         map[string]Status
 	}{
 		{"detect tier complete", Detect, detect, 6, 18, map[string]Status{
-			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_RESOURCE": OK}},
+			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK}},
 		{"ptrace dropped", Detect, detect &^ capsOf(capSysPtrace), 6, 18, map[string]Status{
-			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": Missing, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_RESOURCE": OK}},
-		{"sys_admin covers bpf and perfmon", Detect, capsOf(capSysAdmin, capSysPtrace, capDacReadSearch), 6, 18, map[string]Status{
-			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_RESOURCE": OK}},
+			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": Missing, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK}},
+		{"sys_admin covers bpf and perfmon", Detect, capsOf(capSysAdmin, capSysPtrace, capDacReadSearch, capSysChroot), 6, 18, map[string]Status{
+			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK}},
 		{"memlock needed before 5.11", Detect, detect, 5, 10, map[string]Status{
-			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_RESOURCE": Missing}},
+			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": Missing}},
 		{"enforce without sys_admin", Enforce, detect, 6, 18, map[string]Status{
-			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_RESOURCE": OK, "CAP_SYS_ADMIN": Missing}},
+			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK, "CAP_SYS_ADMIN": Missing}},
 		{"enforce complete", Enforce, detect | capsOf(capSysAdmin), 6, 18, map[string]Status{
-			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_RESOURCE": OK, "CAP_SYS_ADMIN": OK}},
+			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK, "CAP_SYS_ADMIN": OK}},
 		{"nothing", Detect, 0, 6, 18, map[string]Status{
-			"CAP_BPF": Missing, "CAP_PERFMON": Missing, "CAP_SYS_PTRACE": Missing, "CAP_DAC_READ_SEARCH": Missing, "CAP_SYS_RESOURCE": OK}},
+			"CAP_BPF": Missing, "CAP_PERFMON": Missing, "CAP_SYS_PTRACE": Missing, "CAP_DAC_READ_SEARCH": Missing, "CAP_SYS_CHROOT": Missing, "CAP_SYS_RESOURCE": OK}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,7 +64,7 @@ func TestCapsNameEachMissingCapabilityOfTheTier(t *testing.T) {
 }
 
 func TestUnreadableCapabilitiesAreMissing(t *testing.T) {
-	for _, c := range checkCaps(Detect, 0, errors.New("no /proc"), 6, 18)[:4] {
+	for _, c := range checkCaps(Detect, 0, errors.New("no /proc"), 6, 18)[:5] {
 		if c.Status != Missing || !strings.Contains(c.Detail, "no /proc") {
 			t.Errorf("%s: %s %q", c.Name, c.Status, c.Detail)
 		}

@@ -159,8 +159,14 @@ func (s *Scanner) listInTarget(ctx context.Context, t listingTarget, path string
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return nil, fmt.Errorf("unshare filesystem attributes: %w", err)
 	}
+	// Entering another namespace needs CAP_SYS_ADMIN, which the chart's
+	// detect tier does not grant. Without it the listing still runs under
+	// the target's root, reached through /proc/<pid>/root: the path walk
+	// from there follows the target's own mounts (its /etc, its /proc), so
+	// the loader reads the target's preload file. Only tools that need
+	// their own /proc/self (procps's ps) fail, and say so.
 	if !sameNS(mntfd, s.selfMntNS) {
-		if err := unix.Setns(mntfd, unix.CLONE_NEWNS); err != nil {
+		if err := unix.Setns(mntfd, unix.CLONE_NEWNS); err != nil && err != unix.EPERM {
 			return nil, fmt.Errorf("enter mount namespace of pid %d: %w", t.Pid, err)
 		}
 	}
@@ -169,12 +175,12 @@ func (s *Scanner) listInTarget(ctx context.Context, t listingTarget, path string
 		return nil, fmt.Errorf("enter root of pid %d: %w", t.Pid, err)
 	}
 	if err := unix.Chroot("."); err != nil {
-		return nil, fmt.Errorf("chroot to root of pid %d: %w", t.Pid, err)
+		return nil, fmt.Errorf("chroot to root of pid %d (needs CAP_SYS_CHROOT): %w", t.Pid, err)
 	}
 	if !sameNS(pidnsfd, s.selfPidNS) {
 		// Applies to children: the listing is born in the target's PID
 		// namespace.
-		if err := unix.Setns(pidnsfd, unix.CLONE_NEWPID); err != nil {
+		if err := unix.Setns(pidnsfd, unix.CLONE_NEWPID); err != nil && err != unix.EPERM {
 			return nil, fmt.Errorf("enter pid namespace of pid %d: %w", t.Pid, err)
 		}
 	}
@@ -184,10 +190,24 @@ func (s *Scanner) listInTarget(ctx context.Context, t listingTarget, path string
 		return nil, fmt.Errorf("set no_new_privs: %w", err)
 	}
 	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-			return nil, fmt.Errorf("drop capability %d: %w", c, err)
+	cred := &syscall.Credential{Uid: uint32(t.UID), Gid: uint32(t.GID), Groups: []uint32{}}
+	bounded, err := dropBoundingSet()
+	if err != nil {
+		return nil, err
+	}
+	if !bounded {
+		// Without CAP_SETPCAP (a pod's tiers do not grant it) the bounding
+		// set stays; this thread's own sets are emptied instead, and
+		// no_new_privs caps what the exec may give at what the thread
+		// holds: nothing. Switching ids then is impossible, so only a
+		// target with the agent's own ids can be listed.
+		if uid, gid := unix.Getuid(), unix.Getgid(); t.UID != uid || t.GID != gid {
+			return nil, fmt.Errorf("listing as uid %d gid %d needs CAP_SETPCAP, CAP_SETUID and CAP_SETGID (the agent runs as uid %d gid %d without them)", t.UID, t.GID, uid, gid)
 		}
+		if err := clearThreadCaps(); err != nil {
+			return nil, err
+		}
+		cred = &syscall.Credential{Uid: uint32(t.UID), Gid: uint32(t.GID), NoSetGroups: true}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ListingTimeout)
@@ -202,7 +222,7 @@ func (s *Scanner) listInTarget(ctx context.Context, t listingTarget, path string
 	// which Go's fork takes for a dead parent, and the child kills itself.
 	// The timeout bounds it instead.
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: uint32(t.UID), Gid: uint32(t.GID), Groups: []uint32{}},
+		Credential: cred,
 		Setsid:     true,
 	}
 	cmd.WaitDelay = time.Second
@@ -217,6 +237,33 @@ func (s *Scanner) listInTarget(ctx context.Context, t listingTarget, path string
 		return nil, fmt.Errorf("%s: output exceeds %d bytes", path, maxListingOutput)
 	}
 	return parseListing(out.Bytes()), nil
+}
+
+// dropBoundingSet empties this thread's capability bounding set, so that
+// no exec from it can gain a capability. It reports false, and drops
+// nothing, when the thread lacks CAP_SETPCAP.
+func dropBoundingSet() (bool, error) {
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
+		switch {
+		case err == unix.EPERM && c == 0:
+			return false, nil
+		case err != nil && err != unix.EINVAL:
+			return false, fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	return true, nil
+}
+
+// clearThreadCaps empties this thread's effective, permitted and
+// inheritable capability sets.
+func clearThreadCaps() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("clear the listing thread's capabilities: %w", err)
+	}
+	return nil
 }
 
 // sameNS reports whether the namespace file fd is the namespace with inode

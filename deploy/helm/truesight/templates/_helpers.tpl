@@ -62,8 +62,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 The capabilities of each tier; docs/kubernetes.md says why each is needed.
 detect: load the sensor (BPF, PERFMON), RLIMIT_MEMLOCK on kernels before
 5.11 (SYS_RESOURCE), read other processes' /proc entries (SYS_PTRACE) and
-files of every owner in their roots (DAC_READ_SEARCH). enforce adds
-SYS_ADMIN for fanotify permission events.
+files of every owner in their roots (DAC_READ_SEARCH), and run a
+container's own ls and ps under its root for the scan's libc view
+(SYS_CHROOT). enforce adds SYS_ADMIN for fanotify permission events.
 */}}
 {{- define "truesight.capabilities" -}}
 - BPF
@@ -71,6 +72,7 @@ SYS_ADMIN for fanotify permission events.
 - SYS_RESOURCE
 - SYS_PTRACE
 - DAC_READ_SEARCH
+- SYS_CHROOT
 {{- if eq (include "truesight.tier" .) "enforce" }}
 - SYS_ADMIN
 {{- end }}
