@@ -34,11 +34,19 @@ func (r Rules) Sources() ([]rules.Source, error) {
 		srcs = append(srcs, rules.Source{Name: ruleset.DefaultName, Data: ruleset.Default})
 	}
 	for _, path := range r.Files {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("read rules file: %w", err)
+		files := []string{path}
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			if files, err = config.RulesFilesIn(path); err != nil {
+				return nil, fmt.Errorf("read rules directory: %w", err)
+			}
 		}
-		srcs = append(srcs, rules.Source{Name: path, Data: data})
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("read rules file: %w", err)
+			}
+			srcs = append(srcs, rules.Source{Name: f, Data: data})
+		}
 	}
 	return srcs, nil
 }

@@ -20,14 +20,8 @@ import (
 func startHiddenSleep(t *testing.T, name string) int {
 	t.Helper()
 	testenv.RequireRoot(t)
-	if _, err := exec.LookPath("gcc"); err != nil {
-		testenv.Missing(t, "gcc is not installed: the test builds its process hider with it")
-	}
 	dir := t.TempDir()
-	lib := filepath.Join(dir, "lib"+name+".so")
-	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-DHIDE_NAME=\""+name+"\"", "-o", lib, "../scan/testdata/hider.c", "-ldl").CombinedOutput(); err != nil {
-		t.Fatalf("build hider: %v\n%s", err, out)
-	}
+	lib, _ := testenv.BuildHider(t, dir, name)
 	sleep, err := os.ReadFile("/usr/bin/sleep")
 	if err != nil {
 		t.Fatal(err)

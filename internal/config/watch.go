@@ -61,23 +61,40 @@ func fingerprint(paths []string) []fileState {
 			out = append(out, state(p, fi))
 			continue
 		}
-		entries, err := os.ReadDir(p)
+		files, err := RulesFilesIn(p)
 		if err != nil {
 			out = append(out, fileState{path: p})
 			continue
 		}
-		for _, e := range entries {
-			name := e.Name()
-			if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") {
-				continue
-			}
-			full := filepath.Join(p, name)
-			if fi, err := os.Stat(full); err == nil && !fi.IsDir() {
+		for _, full := range files {
+			if fi, err := os.Stat(full); err == nil {
 				out = append(out, state(full, fi))
 			}
 		}
 	}
 	return out
+}
+
+// RulesFilesIn are the rules files a rules_files directory holds: its
+// .yaml and .yml files (symbolic links followed, as a Kubernetes
+// ConfigMap's are), in name order.
+func RulesFilesIn(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") {
+			continue
+		}
+		full := filepath.Join(dir, name)
+		if fi, err := os.Stat(full); err == nil && !fi.IsDir() {
+			out = append(out, full)
+		}
+	}
+	return out, nil
 }
 
 func state(path string, fi os.FileInfo) fileState {

@@ -75,11 +75,19 @@ type serviceMonitorSpec struct {
 // Render runs helm template on the chart in root with the given --set
 // values and returns its output.
 func Render(root string, set ...string) ([]byte, error) {
+	return RenderWith(root, "", set...)
+}
+
+// RenderWith is Render with a values file too (none when values is "").
+func RenderWith(root, values string, set ...string) ([]byte, error) {
 	helm, err := Helm()
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"template", "truesight", filepath.Join(root, Chart), "--namespace", "truesight"}
+	if values != "" {
+		args = append(args, "--values", values)
+	}
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}

@@ -95,7 +95,7 @@ func TestChartTiersGrantExactlyTheirCapabilities(t *testing.T) {
 				t.Fatalf("init containers: %+v", spec.InitContainers)
 			}
 			pre := spec.InitContainers[0]
-			wantArgs := []string{"preflight", "--tier=" + tt.tier, "--host-root=/host", "--config=/etc/truesight/falco.yaml"}
+			wantArgs := []string{"preflight", "--tier=" + tt.tier, "--host-root=/host", "--config=/etc/truesight/config/falco.yaml"}
 			if !slices.Equal(pre.Args, wantArgs) {
 				t.Errorf("preflight args %q, want %q", pre.Args, wantArgs)
 			}
@@ -243,6 +243,9 @@ func TestChartCustomRulesAreFilesOfTheRulesDirectory(t *testing.T) {
 	for _, m := range c.VolumeMounts {
 		if m.Name == "rules" && (m.MountPath != "/etc/truesight/rules.d" || m.SubPath != "") {
 			t.Errorf("rules mount %+v: want the directory /etc/truesight/rules.d (no subPath, so ConfigMap edits arrive)", m)
+		}
+		if m.Name == "config" && (m.MountPath != "/etc/truesight/config" || m.SubPath != "") {
+			t.Errorf("config mount %+v: want the directory /etc/truesight/config (no subPath, so ConfigMap edits arrive)", m)
 		}
 	}
 }
