@@ -108,4 +108,9 @@ helm-check:
 	$(GOBIN)/helm lint deploy/helm/truesight
 	$(GOBIN)/helm template truesight deploy/helm/truesight >/dev/null
 	$(GOBIN)/helm template truesight deploy/helm/truesight --set tier=enforce >/dev/null
-	$(GO) test -count=1 -run 'Chart' ./internal/deploytest/
+	$(GO) test -count=1 -run 'Chart|Manifests' ./internal/deploytest/
+
+# manifests renders the chart into deploy/kubernetes (one file per tier)
+# for clusters without Helm; helm-check fails when they are stale.
+manifests:
+	bash scripts/manifests.sh

@@ -1,6 +1,7 @@
 package deploytest
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,6 +247,30 @@ func TestChartCustomRulesAreFilesOfTheRulesDirectory(t *testing.T) {
 		}
 		if m.Name == "config" && (m.MountPath != "/etc/truesight/config" || m.SubPath != "") {
 			t.Errorf("config mount %+v: want the directory /etc/truesight/config (no subPath, so ConfigMap edits arrive)", m)
+		}
+	}
+}
+
+// The plain manifests under deploy/kubernetes are the chart rendered for
+// each tier (scripts/manifests.sh writes them), and decode strictly.
+func TestManifestsAreTheChartRendered(t *testing.T) {
+	requireHelm(t)
+	root := moduleRoot(t)
+	for _, tier := range []string{"detect", "enforce"} {
+		path := filepath.Join(root, "deploy/kubernetes/truesight-"+tier+".yaml")
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v: run scripts/manifests.sh", err)
+		}
+		want, err := Render(root, "tier="+tier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from helm template --set tier=%s: run scripts/manifests.sh and commit", path, tier)
+		}
+		if _, err := Decode(got); err != nil {
+			t.Errorf("%s: %v", path, err)
 		}
 	}
 }

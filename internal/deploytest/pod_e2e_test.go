@@ -288,11 +288,7 @@ falco:
 	playPod(t, manifest, false, seedPod)
 	step("seed pod played")
 	sidecar, nginx := seedPod+"-ubuntu", seedPod+"-nginx"
-	shell, err := strconv.Atoi(testenv.Podman(t, "inspect", "-f", "{{.State.Pid}}", sidecar))
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := "/proc/" + strconv.Itoa(testenv.NSPid(t, shell)) + "/root"
+	target := "/proc/" + strconv.Itoa(testenv.NSPid(t, testenv.ContainerPid(t, sidecar))) + "/root"
 	testenv.Podman(t, "exec", nginx, "sh", "-c",
 		"cp /usr/local/lib/lib"+hideName+".so "+target+"/tmp/libx.so && echo /tmp/libx.so >> "+target+"/etc/ld.so.preload")
 
@@ -318,15 +314,8 @@ falco:
 	}
 
 	// truesight scan in the agent's container finds the hidden miner.
-	miner := 0
-	for l := range strings.SplitSeq(testenv.Podman(t, "top", nginx, "hpid,comm"), "\n") {
-		if f := strings.Fields(l); len(f) == 2 && f[1] == hideName {
-			miner, _ = strconv.Atoi(f[0])
-		}
-	}
-	if miner == 0 {
-		t.Fatalf("no %s in %s", hideName, nginx)
-	}
+	nginxID := testenv.Podman(t, "inspect", "-f", "{{.Id}}", nginx)
+	miner := testenv.WaitContainerProc(t, nginxID, hideName)
 	scan := exec.Command("podman", "exec", agent, "/usr/bin/truesight", "scan", "--config=/etc/truesight/config/falco.yaml", "--format=json")
 	var stderr bytes.Buffer
 	scan.Stderr = &stderr
@@ -344,7 +333,6 @@ falco:
 	if len(hidden) != 1 {
 		t.Fatalf("got %d hidden-process alerts for the miner (pid %d), want 1:\n%s\n%s", len(hidden), miner, scanOut, stderr.String())
 	}
-	nginxID := testenv.Podman(t, "inspect", "-f", "{{.Id}}", nginx)
 	if f := hidden[0].Fields; f["container.id"] != nginxID[:12] || f["proc.name"] != hideName || f["finding.library"] != "/tmp/libx.so" {
 		t.Errorf("hidden process alert: %v", f)
 	}
