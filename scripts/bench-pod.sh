@@ -10,14 +10,14 @@
 #   scripts/bench-pod.sh
 #
 # Environment: IMAGE (default localhost/truesight, built by make image),
-# IDLE_SECONDS (default 30), EXECS (default 5000 process starts),
+# IDLE_SECONDS (default 30), EXECS (default 10000 process starts),
 # OPENS_SECONDS (default 10: one file-opening loop per CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench-pod: needs root" >&2; exit 2; }
 IMAGE=${IMAGE:-localhost/truesight}
 IDLE=${IDLE_SECONDS:-30}
-EXECS=${EXECS:-5000}
+EXECS=${EXECS:-10000}
 OPENS=${OPENS_SECONDS:-10}
 HELM="$(command -v helm || echo "$(go env GOPATH)/bin/helm")"
 
@@ -26,15 +26,17 @@ name=ts-bench-pod-$$
 work=$(mktemp -d /var/tmp/bench-pod.XXXXXX)
 trap 'podman rm -f -t 0 "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-# The chart's falco.yaml (the ConfigMap's data, unindented) and the
-# detect tier's capabilities.
+# The chart's falco.yaml (the ConfigMap's data, unindented), an empty
+# custom rules directory, and the detect tier's capabilities.
+mkdir -p "$work/config" "$work/rules.d"
 "$HELM" template truesight deploy/helm/truesight --namespace truesight --show-only templates/configmap.yaml |
-	awk '/^  falco.yaml: \|-/ {on = 1; next} on && /^    / {print substr($0, 5); next} on {exit}' >"$work/falco.yaml"
-[ -s "$work/falco.yaml" ] || { echo "bench-pod: no falco.yaml in the rendered ConfigMap" >&2; exit 1; }
+	awk '/^  falco.yaml: \|-/ {on = 1; next} on && /^    / {print substr($0, 5); next} on {exit}' >"$work/config/falco.yaml"
+[ -s "$work/config/falco.yaml" ] || { echo "bench-pod: no falco.yaml in the rendered ConfigMap" >&2; exit 1; }
 caps=$("$HELM" template truesight deploy/helm/truesight --namespace truesight --show-only templates/daemonset.yaml |
 	awk '/^ *add:/ {on = 1; next} on && /^ *- / {print $2; next} on {exit}' | paste -sd, -)
 
-podman run -d --name "$name" --pid host -v /:/host:ro -v "$work:/etc/truesight/config:ro" --read-only \
+podman run -d --name "$name" --pid host -v /:/host:ro -v "$work/config:/etc/truesight/config:ro" \
+	-v "$work/rules.d:/etc/truesight/rules.d:ro" --read-only \
 	--cap-drop ALL --cap-add "$caps" --security-opt seccomp=unconfined --security-opt no-new-privileges \
 	"$IMAGE:latest" run --config=/etc/truesight/config/falco.yaml --host-root=/host >/dev/null
 id=$(podman inspect -f '{{.Id}}' "$name")
@@ -43,11 +45,15 @@ mem=/sys/fs/cgroup/memory/$cg
 cpu=/sys/fs/cgroup/cpuacct/$cg
 [ -d "$mem" ] && [ -d "$cpu" ] || { echo "bench-pod: no cgroup v1 memory and cpuacct directories for $id (this script reads the hybrid layout of the project's VMs)" >&2; exit 1; }
 pid=$(podman inspect -f '{{.State.Pid}}' "$name")
-for _ in $(seq 100); do
-	podman logs "$name" 2>&1 | grep -q '"rule"\|started\|sensor' && break
+# Ready when /healthz answers on the container's address.
+ip=$(podman inspect -f '{{.NetworkSettings.IPAddress}}' "$name")
+for _ in $(seq 300); do
+	curl -sf "http://$ip:8765/healthz" >/dev/null 2>&1 && break
+	podman container exists "$name" && [ "$(podman inspect -f '{{.State.Running}}' "$name")" = true ] ||
+		{ echo "bench-pod: the agent exited:" >&2; podman logs "$name" >&2; exit 1; }
 	sleep 0.1
 done
-sleep 5 # the sensor attached and the first scan ran
+sleep 5 # the first scan ran
 
 now() { date +%s.%N; }
 mib() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1048576}'; }
@@ -73,7 +79,16 @@ measure() {
 		'BEGIN {w = t1 - t0; printf "| %s | %.1f s | %.0fm | %.0f MiB | %.0f MiB | %.0f MiB |\n", l, w, c / 1e6 / w, rss / 1048576, ws / 1048576, peak / 1048576}'
 }
 
-execs() { for _ in $(seq "$EXECS"); do /bin/true; done; }
+# EXECS process starts in all, from one loop per CPU.
+execs() {
+	local pids=() n
+	n=$(nproc)
+	for _ in $(seq "$n"); do
+		(for _ in $(seq $((EXECS / n))); do /bin/true; done) &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+}
 # One loop per CPU opening (and closing) files for OPENS seconds.
 opens() {
 	local end=$(($(date +%s) + OPENS)) pids=() n
@@ -90,7 +105,7 @@ echo
 echo "| phase | wall | CPU | RSS | working set | cgroup peak |"
 echo "| --- | --- | --- | --- | --- | --- |"
 measure "idle ${IDLE}s" sleep "$IDLE"
-measure "$EXECS process starts" execs
+measure "$EXECS process starts, $(nproc) loops" execs
 measure "file opens, $(nproc) loops" opens
 measure "idle again 10s" sleep 10
 echo
