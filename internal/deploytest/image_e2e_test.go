@@ -185,3 +185,56 @@ func TestPreflightInTheImageNamesARemovedCapability(t *testing.T) {
 		})
 	}
 }
+
+// The scan in the detect tier (no CAP_SYS_ADMIN, no CAP_SETPCAP) runs a
+// container's own tools under its root with no capability at all and
+// no_new_privs: a library the container preloads into them (here one
+// that writes down its privileges) gains nothing from the agent's.
+func TestScanRunsContainerToolsWithoutCapabilities(t *testing.T) {
+	requireHelm(t)
+	im := buildAgentImage(t)
+	testenv.RequireGCC(t)
+	suffix := strconv.Itoa(os.Getpid())
+	dir := t.TempDir()
+	src, err := filepath.Abs("testdata/capdump.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := filepath.Join(dir, "libcapdump.so")
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-o", lib, src).CombinedOutput(); err != nil {
+		t.Fatalf("build capdump: %v\n%s", err, out)
+	}
+	image := "localhost/ts-kube-capdump:" + suffix
+	if err := testenv.BuildDynamicImage(image, map[string]string{"capdump": lib}, nil); err != nil {
+		t.Fatalf("build %s: %v", image, err)
+	}
+	t.Cleanup(func() { _ = exec.Command("podman", "rmi", "-f", image).Run() })
+	name := "ts-kube-capdump-" + suffix
+	_ = exec.Command("podman", "rm", "-f", "-t", "0", name).Run()
+	id := testenv.Podman(t, "run", "-d", "--name", name, image, "sh", "-c",
+		"echo /usr/local/lib/libcapdump.so > /etc/ld.so.preload && exec /usr/bin/sleep 1000")
+	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-t", "0", id).Run() })
+	testenv.WaitContainerProc(t, id, "sleep")
+
+	caps := agentContainer(t, render(t)).SecurityContext.Capabilities.Add
+	args := append(runArgs("ts-kube-capscan-"+suffix, caps), im.ref(), "scan", "--host-root", "/host")
+	out, _ := exec.Command("podman", args...).CombinedOutput()
+	if !strings.Contains(string(out), "Library preloaded by configuration") {
+		t.Fatalf("the scan did not report the container's preload file:\n%s", out)
+	}
+	dump := testenv.Podman(t, "exec", id, "cat", "/tmp/caps.txt")
+	const none = "eff=0000000000000000 prm=0000000000000000 inh=0000000000000000 nnp=1"
+	listings := 0
+	for l := range strings.SplitSeq(dump, "\n") {
+		if !strings.HasPrefix(l, "comm=ls ") {
+			continue // the container's own sleep, with the container's privileges
+		}
+		listings++
+		if !strings.HasSuffix(l, none) {
+			t.Errorf("the scan's listing ran with privileges: %s", l)
+		}
+	}
+	if listings == 0 {
+		t.Fatalf("no listing of the scan loaded the container's preload library:\n%s\nscan:\n%s", dump, out)
+	}
+}
