@@ -83,7 +83,7 @@ func TestChartTiersGrantExactlyTheirCapabilities(t *testing.T) {
 	}{
 		{"default is detect", nil, detect, "detect"},
 		{"detect", []string{"tier=detect"}, detect, "detect"},
-		{"enforce adds SYS_ADMIN", []string{"tier=enforce"}, append(slices.Clone(detect), "SYS_ADMIN"), "enforce"},
+		{"enforce adds SYS_ADMIN and KILL", []string{"tier=enforce"}, append(slices.Clone(detect), "SYS_ADMIN", "KILL"), "enforce"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,6 +222,31 @@ func TestChartConfigurationLoadsAsTheAgentReadsIt(t *testing.T) {
 	}
 	if ws := cfg.Webserver; !ws.Enabled || ws.Address() != "0.0.0.0:8765" || ws.K8sHealthzEndpoint != "/healthz" || !ws.PrometheusMetricsEnabled {
 		t.Errorf("webserver %+v", ws)
+	}
+
+	if e := cfg.Truesight.Enforce; e.Enabled {
+		t.Errorf("the detect tier enables enforce: %+v", e)
+	}
+	// The enforce tier turns protection on, its state file on the pod's
+	// memory-backed /run/truesight (the root filesystem is read-only).
+	o := render(t, "tier=enforce")
+	if e := loadRendered(t, o).Truesight.Enforce; !e.Enabled || e.Mode != "enforce" || e.StateFile != "/run/truesight/enforce.state" {
+		t.Errorf("enforce tier: truesight.enforce %+v", e)
+	}
+	run := false
+	for _, m := range agentContainer(t, o).VolumeMounts {
+		run = run || (m.Name == "run" && m.MountPath == "/run/truesight" && !m.ReadOnly)
+	}
+	for _, v := range o.DaemonSet.Spec.Template.Spec.Volumes {
+		if v.Name == "run" && (v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumMemory) {
+			t.Errorf("run volume %+v, want a memory emptyDir", v)
+		}
+	}
+	if !run {
+		t.Errorf("enforce tier: no writable /run/truesight mount: %+v", agentContainer(t, o).VolumeMounts)
+	}
+	if e := loadRendered(t, render(t, "tier=enforce", "falco.truesight.enforce.mode=detect")).Truesight.Enforce; !e.Enabled || e.Mode != "detect" {
+		t.Errorf("enforce tier with mode=detect in the values: %+v", e)
 	}
 
 	cfg = loadRendered(t, render(t, "falcosidekick.enabled=true", "falcosidekick.url=http://sidekick.monitoring:2801/"))

@@ -218,6 +218,7 @@ func unwrapPath(err error) error {
 // Linux capability numbers (linux/capability.h).
 const (
 	capDacReadSearch = 2
+	capKill          = 5
 	capSysChroot     = 18
 	capSysPtrace     = 19
 	capSysAdmin      = 21
@@ -243,7 +244,11 @@ var detectCaps = []capability{
 	{"CAP_SYS_CHROOT", capSysChroot, "run a container's own ls and ps under its root (the scan's libc view, which a preload library fools)"},
 }
 
-var sysAdmin = capability{"CAP_SYS_ADMIN", capSysAdmin, "fanotify permission events (FAN_CLASS_CONTENT) that deny opens of the loader's files"}
+// enforceCaps are what the enforce tier adds.
+var enforceCaps = []capability{
+	{"CAP_SYS_ADMIN", capSysAdmin, "fanotify permission events (FAN_CLASS_CONTENT) that deny opens of the loader's files"},
+	{"CAP_KILL", capKill, "stop a process of any user that renamed or linked over a protected file before the file is restored"},
+}
 
 func effectiveCaps() (uint64, error) {
 	f, err := os.Open("/proc/self/status")
@@ -294,11 +299,13 @@ func checkCaps(tier Tier, caps uint64, capErr error, major, minor int) []Check {
 	}
 	out = append(out, res)
 	if tier == Enforce {
-		c := Check{Name: sysAdmin.name, Detail: sysAdmin.why, Status: OK}
-		if !has(sysAdmin.bit) {
-			c.Status, c.Fix = Missing, fmt.Sprintf(addCap, Enforce)
+		for _, cp := range enforceCaps {
+			c := Check{Name: cp.name, Detail: cp.why, Status: OK}
+			if !has(cp.bit) {
+				c.Status, c.Fix = Missing, fmt.Sprintf(addCap, Enforce)
+			}
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	return out
 }

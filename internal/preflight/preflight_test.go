@@ -41,10 +41,12 @@ func TestCapsNameEachMissingCapabilityOfTheTier(t *testing.T) {
 			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK}},
 		{"memlock needed before 5.11", Detect, detect, 5, 10, map[string]Status{
 			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": Missing}},
-		{"enforce without sys_admin", Enforce, detect, 6, 18, map[string]Status{
-			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK, "CAP_SYS_ADMIN": Missing}},
-		{"enforce complete", Enforce, detect | capsOf(capSysAdmin), 6, 18, map[string]Status{
-			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK, "CAP_SYS_ADMIN": OK}},
+		{"enforce without sys_admin", Enforce, detect | capsOf(capKill), 6, 18, map[string]Status{
+			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK, "CAP_SYS_ADMIN": Missing, "CAP_KILL": OK}},
+		{"enforce without kill", Enforce, detect | capsOf(capSysAdmin), 6, 18, map[string]Status{
+			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK, "CAP_SYS_ADMIN": OK, "CAP_KILL": Missing}},
+		{"enforce complete", Enforce, detect | capsOf(capSysAdmin, capKill), 6, 18, map[string]Status{
+			"CAP_BPF": OK, "CAP_PERFMON": OK, "CAP_SYS_PTRACE": OK, "CAP_DAC_READ_SEARCH": OK, "CAP_SYS_CHROOT": OK, "CAP_SYS_RESOURCE": OK, "CAP_SYS_ADMIN": OK, "CAP_KILL": OK}},
 		{"nothing", Detect, 0, 6, 18, map[string]Status{
 			"CAP_BPF": Missing, "CAP_PERFMON": Missing, "CAP_SYS_PTRACE": Missing, "CAP_DAC_READ_SEARCH": Missing, "CAP_SYS_CHROOT": Missing, "CAP_SYS_RESOURCE": OK}},
 	}

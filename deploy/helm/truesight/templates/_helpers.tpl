@@ -64,7 +64,8 @@ detect: load the sensor (BPF, PERFMON), RLIMIT_MEMLOCK on kernels before
 5.11 (SYS_RESOURCE), read other processes' /proc entries (SYS_PTRACE) and
 files of every owner in their roots (DAC_READ_SEARCH), and run a
 container's own ls and ps under its root for the scan's libc view
-(SYS_CHROOT). enforce adds SYS_ADMIN for fanotify permission events.
+(SYS_CHROOT). enforce adds SYS_ADMIN for fanotify permission events and
+KILL for stopping a process that renamed or linked over a protected file.
 */}}
 {{- define "truesight.capabilities" -}}
 - BPF
@@ -75,6 +76,7 @@ container's own ls and ps under its root for the scan's libc view
 - SYS_CHROOT
 {{- if eq (include "truesight.tier" .) "enforce" }}
 - SYS_ADMIN
+- KILL
 {{- end }}
 {{- end }}
 
