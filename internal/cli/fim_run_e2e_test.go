@@ -83,7 +83,7 @@ func TestRunReportsEachFileDriftOfAContainerAsItHappensAndNothingElse(t *testing
 	for _, s := range steps {
 		start := time.Now()
 		testenv.Podman(t, "exec", id, "sh", "-c", s.cmd)
-		line, at, ok := a.WaitLine(10*time.Second, `"finding.path":"`+s.path+`"`, `"finding.change":"`+s.change+`"`)
+		line, at, ok := a.WaitLine(10*time.Second, `"finding.container_id":"`+id[:12]+`"`, `"finding.path":"`+s.path+`"`, `"finding.change":"`+s.change+`"`)
 		if !ok {
 			t.Fatalf("%s: no %s finding for %s", s.cmd, s.change, s.path)
 		}
@@ -135,7 +135,7 @@ func TestRunReportsASiblingsWriteThroughProcRootOnTheTargetNamingTheWriter(t *te
 	}
 	// The writer stays a moment, so it is read while it lives.
 	testenv.Podman(t, "exec", web, "sh", "-c", "echo /usr/local/lib/x.so >> /proc/"+nsPid+"/root/etc/ld.so.preload; sleep 1")
-	line, _, ok := a.WaitLine(10*time.Second, `"finding.path":"/etc/ld.so.preload"`)
+	line, _, ok := a.WaitLine(10*time.Second, `"finding.container_id":"`+side[:12]+`"`, `"finding.path":"/etc/ld.so.preload"`)
 	if !ok {
 		t.Fatalf("no finding for the sidecar's /etc/ld.so.preload")
 	}
