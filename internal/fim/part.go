@@ -52,6 +52,7 @@ type Part struct {
 	byDir      map[string]dirRef   // fsid and handle -> directory
 	reported   map[string]string   // container id + path -> state reported
 	pending    map[string]*pendingChange
+	asked      map[string]bool // containers whose names were waited for once
 	wake       chan struct{}
 	// Poll is how often running containers are listed (default 1 s).
 	Poll time.Duration
@@ -84,7 +85,7 @@ func NewPart(cfg config.FIM, procRoot string) *Part {
 		procRoot = "/proc"
 	}
 	return &Part{cfg: cfg, procRoot: procRoot, containers: map[string]*watched{}, byDev: map[uint64]*watched{},
-		byDir: map[string]dirRef{}, reported: map[string]string{}, pending: map[string]*pendingChange{},
+		byDir: map[string]dirRef{}, reported: map[string]string{}, pending: map[string]*pendingChange{}, asked: map[string]bool{},
 		wake: make(chan struct{}, 1), Poll: time.Second}
 }
 
@@ -205,6 +206,7 @@ func (p *Part) forget(id string, w *watched) {
 		return
 	}
 	delete(p.byDev, w.dev)
+	delete(p.asked, id)
 	for k, d := range p.byDir {
 		if d.w == w {
 			delete(p.byDir, k)
@@ -515,7 +517,17 @@ func (p *Part) describe(c *Container) {
 // a finding names: a finding is late by at most this much, never lost.
 const describeWait = 500 * time.Millisecond
 
+// wait waits for the registry to describe container id, once per
+// container: a runtime that does not know it (or no runtime at all) must
+// not slow every finding down.
 func (p *Part) wait(id string, d time.Duration) *container.Info {
+	p.mu.Lock()
+	asked := p.asked[id]
+	p.asked[id] = true
+	p.mu.Unlock()
+	if asked {
+		return p.env.Containers.Lookup(id)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return p.env.Containers.Wait(ctx, id)
