@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,7 +93,7 @@ func procStatus(t *testing.T, pid string) map[string]string {
 // capMask is the capability set of names (CAP_ omitted) as /proc shows it.
 func capMask(t *testing.T, names []corev1.Capability) string {
 	t.Helper()
-	bits := map[corev1.Capability]uint{"DAC_READ_SEARCH": 2, "SYS_CHROOT": 18, "SYS_PTRACE": 19, "SYS_ADMIN": 21, "SYS_RESOURCE": 24, "PERFMON": 38, "BPF": 39}
+	bits := map[corev1.Capability]uint{"DAC_READ_SEARCH": 2, "KILL": 5, "SYS_CHROOT": 18, "SYS_PTRACE": 19, "SYS_ADMIN": 21, "SYS_RESOURCE": 24, "PERFMON": 38, "BPF": 39}
 	var m uint64
 	for _, n := range names {
 		b, ok := bits[n]
@@ -122,26 +123,32 @@ func alerts(out string) []alert {
 	return as
 }
 
-// The chart's DaemonSet pod, played by podman with the detect tier's
-// capabilities only (not privileged), catches the scenario's pod attack:
-// the agent's log carries the cross-container rule with both containers
-// named, and `truesight scan` in the agent's container finds the process
-// the poisoned sidecar's libc tools no longer show.
-func TestChartPodCatchesTheSeedScenarioWithTheDetectTier(t *testing.T) {
-	requireHelm(t)
-	began := time.Now()
-	step := func(what string) { t.Logf("%5.1fs %s", time.Since(began).Seconds(), what) }
-	im := buildAgentImage(t)
-	testenv.RequireGCC(t)
-	suffix := strconv.Itoa(os.Getpid())
-	step("agent image built")
+// chartAgent is the chart's DaemonSet pod played by podman.
+type chartAgent struct {
+	pod, container string
+	sc             *corev1.SecurityContext
+	preflightArgs  []string // the init container's
+}
 
+func (a chartAgent) log() string {
+	b, _ := exec.Command("podman", "logs", a.container).CombinedOutput()
+	return string(b)
+}
+
+// playChartAgent renders the chart for tier (the agent's image, the
+// podman API socket for container names), plays the DaemonSet's pod as
+// podman 4.3 can, checks the privileges the runtime applied, and waits
+// until the readiness probe's endpoint answers.
+func playChartAgent(t *testing.T, tier string) chartAgent {
+	t.Helper()
+	requireHelm(t)
+	im := buildAgentImage(t)
 	// The runtime's API, for container names: the agent finds the socket
 	// below /host, as a DaemonSet finds the node's.
 	sock := testenv.PodmanService(t)
-	step("podman API served")
 	values := filepath.Join(t.TempDir(), "values.yaml")
-	if err := os.WriteFile(values, fmt.Appendf(nil, `image:
+	if err := os.WriteFile(values, fmt.Appendf(nil, `tier: %s
+image:
   registry: localhost
   repository: ts-kube-truesight
   tag: %s
@@ -152,7 +159,7 @@ falco:
       docker_sockets: [%s]
       containerd_sockets: []
       cri_sockets: []
-`, im.tag, sock), 0o600); err != nil {
+`, tier, im.tag, sock), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := RenderWith(moduleRoot(t), values)
@@ -163,11 +170,12 @@ falco:
 	if err != nil {
 		t.Fatal(err)
 	}
-	agentPod := "ts-kube-agent-" + suffix
-	pod := o.Pod(agentPod)
-	sc := pod.Spec.Containers[0].SecurityContext
-	if sc.Privileged == nil || *sc.Privileged || len(sc.Capabilities.Add) != 6 || !pod.Spec.HostPID {
-		t.Fatalf("the rendered pod is not the detect tier's: %+v hostPID %v", sc, pod.Spec.HostPID)
+	a := chartAgent{pod: "ts-kube-agent-" + tier + "-" + strconv.Itoa(os.Getpid())}
+	a.container = a.pod + "-truesight"
+	pod := o.Pod(a.pod)
+	a.sc = pod.Spec.Containers[0].SecurityContext
+	if a.sc.Privileged == nil || *a.sc.Privileged || !pod.Spec.HostPID {
+		t.Fatalf("the rendered pod is privileged or not in the host PID namespace: %+v hostPID %v", a.sc, pod.Spec.HostPID)
 	}
 	// podman 4.3's kube play reads a pod's seccomp profile from the
 	// annotation Kubernetes used before securityContext.seccompProfile.
@@ -181,11 +189,11 @@ falco:
 	// (and its removal of a finished one races with the exit). The
 	// preflight init container has the agent's security context (the
 	// chart tests check it), so preflight runs in the agent's container
-	// below instead.
-	if len(pod.Spec.InitContainers) != 1 || !equality.Semantic.DeepEqual(pod.Spec.InitContainers[0].SecurityContext, sc) {
+	// instead.
+	if len(pod.Spec.InitContainers) != 1 || !equality.Semantic.DeepEqual(pod.Spec.InitContainers[0].SecurityContext, a.sc) {
 		t.Fatalf("init containers: %+v", pod.Spec.InitContainers)
 	}
-	preflightArgs := pod.Spec.InitContainers[0].Args
+	a.preflightArgs = pod.Spec.InitContainers[0].Args
 	pod.Spec.InitContainers = nil
 	// podman 4.3 holds annotations to the 63-character limit of label
 	// values (Kubernetes does not); the checksum only restarts pods on a
@@ -199,24 +207,19 @@ falco:
 	if err != nil {
 		t.Fatal(err)
 	}
-	playPod(t, manifest, true, agentPod)
-	step("agent pod played")
-	agent := agentPod + "-truesight"
-	agentLog := func() string {
-		b, _ := exec.Command("podman", "logs", agent).CombinedOutput()
-		return string(b)
-	}
+	playPod(t, manifest, true, a.pod)
+
 	// The privileges as the runtime applied them: the node's PID
 	// namespace, no seccomp filter, no_new_privs, and exactly the tier's
 	// capabilities (CAP_SYS_RESOURCE aside: this VM cannot grant it, and
 	// Linux 5.11 and newer do not need it).
-	pid := testenv.Podman(t, "inspect", "-f", "{{.State.Pid}}", agent)
+	pid := testenv.Podman(t, "inspect", "-f", "{{.State.Pid}}", a.container)
 	if ns, _ := os.Readlink("/proc/" + pid + "/ns/pid"); ns != mustReadlink(t, "/proc/self/ns/pid") {
 		t.Errorf("agent's PID namespace %s is not the node's", ns)
 	}
 	st := procStatus(t, pid)
 	var granted []corev1.Capability
-	for _, c := range sc.Capabilities.Add {
+	for _, c := range a.sc.Capabilities.Add {
 		if c != "SYS_RESOURCE" {
 			granted = append(granted, c)
 		}
@@ -229,9 +232,9 @@ falco:
 	}
 
 	// Ready: the readiness probe's endpoint answers on the pod's address.
-	ip := testenv.Podman(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", agent)
+	ip := testenv.Podman(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", a.container)
 	if ip == "" {
-		infra := testenv.Podman(t, "pod", "inspect", "-f", "{{.InfraContainerID}}", agentPod)
+		infra := testenv.Podman(t, "pod", "inspect", "-f", "{{.InfraContainerID}}", a.pod)
 		ip = testenv.Podman(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", infra)
 	}
 	healthz := "http://" + ip + ":8765/healthz"
@@ -245,28 +248,31 @@ falco:
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer 200 within 30s (%v); agent log:\n%s", healthz, err, agentLog())
+			t.Fatalf("%s did not answer 200 within 30s (%v); agent log:\n%s", healthz, err, a.log())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	step("agent ready")
-
 	// preflight, as the init container runs it, passes.
-	if out, err := exec.Command("podman", append([]string{"exec", agent, "/usr/bin/truesight"}, preflightArgs...)...).CombinedOutput(); err != nil {
-		t.Fatalf("preflight %q in the agent's container: %v\n%s", preflightArgs, err, out)
+	if out, err := exec.Command("podman", append([]string{"exec", a.container, "/usr/bin/truesight"}, a.preflightArgs...)...).CombinedOutput(); err != nil {
+		t.Fatalf("preflight %q in the agent's container: %v\n%s", a.preflightArgs, err, out)
 	}
-	step("preflight passed")
+	return a
+}
 
-	// The seed's pod: a sidecar whose ps and ls the attack poisons, and an
-	// "nginx" container that runs the miner and writes the sidecar's
-	// preload file through /proc/<pid>/root.
+// playSeedPod plays the scenario's pod: a sidecar ("ubuntu") whose ps and
+// ls a preload file would poison, and an "nginx" container running the
+// miner, with the hider at /usr/local/lib. It returns both containers'
+// names and the sidecar's root as nginx reaches it (/proc/<pid>/root).
+func playSeedPod(t *testing.T) (sidecar, nginx, target string) {
+	t.Helper()
+	testenv.RequireGCC(t)
+	suffix := strconv.Itoa(os.Getpid())
 	seedImage := "localhost/ts-kube-seed:" + suffix
 	lib, _ := testenv.BuildHider(t, t.TempDir(), hideName)
 	if err := testenv.BuildDynamicImage(seedImage, map[string]string{hideName: lib}, nil); err != nil {
 		t.Fatalf("build %s: %v", seedImage, err)
 	}
 	t.Cleanup(func() { _ = exec.Command("podman", "rmi", "-f", seedImage).Run() })
-	step("seed image built")
 	seedPod := "ts-kube-shared-" + suffix
 	seed := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
@@ -281,21 +287,39 @@ falco:
 			},
 		},
 	}
-	manifest, err = Manifest(seed)
+	manifest, err := Manifest(seed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	playPod(t, manifest, false, seedPod)
+	sidecar, nginx = seedPod+"-ubuntu", seedPod+"-nginx"
+	target = "/proc/" + strconv.Itoa(testenv.NSPid(t, testenv.ContainerPid(t, sidecar))) + "/root"
+	return sidecar, nginx, target
+}
+
+// The chart's DaemonSet pod, played by podman with the detect tier's
+// capabilities only (not privileged), catches the scenario's pod attack:
+// the agent's log carries the cross-container rule with both containers
+// named, and `truesight scan` in the agent's container finds the process
+// the poisoned sidecar's libc tools no longer show.
+func TestChartPodCatchesTheSeedScenarioWithTheDetectTier(t *testing.T) {
+	began := time.Now()
+	step := func(what string) { t.Logf("%5.1fs %s", time.Since(began).Seconds(), what) }
+	a := playChartAgent(t, "detect")
+	if n := len(a.sc.Capabilities.Add); n != 6 {
+		t.Fatalf("the detect tier adds %d capabilities, want 6: %v", n, a.sc.Capabilities.Add)
+	}
+	agent, agentLog := a.container, a.log
+	step("agent ready, preflight passed")
+	sidecar, nginx, target := playSeedPod(t)
 	step("seed pod played")
-	sidecar, nginx := seedPod+"-ubuntu", seedPod+"-nginx"
-	target := "/proc/" + strconv.Itoa(testenv.NSPid(t, testenv.ContainerPid(t, sidecar))) + "/root"
 	testenv.Podman(t, "exec", nginx, "sh", "-c",
 		"cp /usr/local/lib/lib"+hideName+".so "+target+"/tmp/libx.so && echo /tmp/libx.so >> "+target+"/etc/ld.so.preload")
 
 	// The agent's log: the cross-container write, both containers named.
 	const rule = "Modify ld.so.preload of another container"
 	var got []alert
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for len(got) == 0 && time.Now().Before(deadline) {
 		for _, a := range alerts(agentLog()) {
 			if a.Rule == rule && a.Fields["container.name"] == nginx {
@@ -353,4 +377,47 @@ func anys[T any](xs []T) []any {
 		out[i] = x
 	}
 	return out
+}
+
+// The chart's enforce tier, played the same way, denies the scenario's
+// write: nginx's append to the sidecar's /etc/ld.so.preload through
+// /proc/<pid>/root fails with EPERM, and the agent's log says it denied
+// it, naming the writer and the target container.
+func TestChartEnforcePodDeniesTheSeedWrite(t *testing.T) {
+	a := playChartAgent(t, "enforce")
+	if !slices.Contains(a.sc.Capabilities.Add, "SYS_ADMIN") || !slices.Contains(a.sc.Capabilities.Add, "KILL") {
+		t.Fatalf("the enforce tier's capabilities: %v", a.sc.Capabilities.Add)
+	}
+	sidecar, nginx, target := playSeedPod(t)
+	// Protection of a container starts once the runtime has described it
+	// to the agent: attack until the kernel refuses.
+	attack := "echo /tmp/libx.so >> " + target + "/etc/ld.so.preload"
+	var out []byte
+	denied := false
+	for deadline := time.Now().Add(20 * time.Second); !denied && time.Now().Before(deadline); {
+		var err error
+		out, err = exec.Command("podman", "exec", nginx, "sh", "-c", attack).CombinedOutput()
+		denied = err != nil && strings.Contains(string(out), "Operation not permitted")
+		if !denied {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if !denied {
+		t.Fatalf("the write was never denied within 20s (last: %s); agent log:\n%s", out, a.log())
+	}
+	const rule = "Write to a protected loader file"
+	var got *alert
+	for deadline := time.Now().Add(10 * time.Second); got == nil && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		for _, al := range alerts(a.log()) {
+			if al.Rule == rule && al.Fields["finding.detail[action]"] == "denied" && al.Fields["container.name"] == nginx {
+				got = &al
+			}
+		}
+	}
+	if got == nil {
+		t.Fatalf("no %q alert (denied) from %s in the agent's log:\n%s", rule, nginx, a.log())
+	}
+	if f := got.Fields; f["finding.detail[target_name]"] != sidecar || f["finding.detail[path]"] != "/etc/ld.so.preload" {
+		t.Errorf("denied alert: target %v path %v, want %s /etc/ld.so.preload", f["finding.detail[target_name]"], f["finding.detail[path]"], sidecar)
+	}
 }
