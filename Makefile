@@ -7,7 +7,7 @@ GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export CGO_ENABLED = 0
 export TRUESIGHT_CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
 
-.PHONY: bench-enforce bench-compare image image-arm64 helm-check all build test unit race lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
+.PHONY: bench-enforce bench-fim bench-compare image image-arm64 helm-check all build test unit race lint deps bench bench-scan bench-replay run generate check-generated fuzz clean
 
 all: build
 
@@ -55,6 +55,9 @@ bench-replay:
 bench-enforce:
 	bash scripts/bench-enforce.sh
 
+bench-fim:
+	bash scripts/bench-fim.sh
+
 # bench-compare runs every comparison of docs/performance.md (root, about
 # 30 minutes) and writes that file.
 bench-compare: build
@@ -87,6 +90,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode $(FUZZFLAGS) ./internal/sensor/
 	$(GO) test -run '^$$' -fuzz FuzzReadManifests $(FUZZFLAGS) ./internal/posture/
 	$(GO) test -run '^$$' -fuzz FuzzParseSyscall $(FUZZFLAGS) ./internal/enforce/
+	$(GO) test -run '^$$' -fuzz FuzzParseMountInfo $(FUZZFLAGS) ./internal/container/
 
 clean:
 	rm -rf bin

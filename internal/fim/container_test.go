@@ -185,3 +185,36 @@ func TestAContainerRemovedDuringTheCheckIsNotExistNotACrash(t *testing.T) {
 		t.Errorf("drift of a removed container: %v, want not exist", err)
 	}
 }
+
+func TestALayerChangedOnTheNodeIsReportedOnceWithEveryContainerUsingIt(t *testing.T) {
+	requireImage(t)
+	s, _, _ := newStore(t)
+	m := &Monitor{Store: s}
+	a := startContainer(t, "ts-fim-layer-a")
+	b := startContainer(t, "ts-fim-layer-b")
+	a.Name, b.Name = "ts-fim-layer-a", "ts-fim-layer-b"
+	if rep := m.Check(context.Background(), nil, []*Container{a, b}, false); rep.Changes() != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("clean node: %+v", rep)
+	}
+	// Tamper with the image's own top layer on the node (this test's
+	// image only), and put it back afterwards.
+	_, top, _, _, err := LayerID(a.Overlay.Lower[0])
+	must(t, err)
+	lib := top + "/usr/lib/libfoo.so.1"
+	orig, err := os.ReadFile(lib)
+	must(t, err)
+	t.Cleanup(func() { _ = os.WriteFile(lib, orig, 0o644) })
+	must(t, os.WriteFile(lib, []byte("evil\n"), 0o644))
+	rep := m.Check(context.Background(), nil, []*Container{a, b}, false)
+	if len(rep.Layers) != 1 || rep.Layers[0].Path != top || !slices.Equal(rep.Layers[0].Containers, []string{"ts-fim-layer-a", "ts-fim-layer-b"}) {
+		t.Fatalf("layers %+v", rep.Layers)
+	}
+	if ch := rep.Layers[0].Changes; len(ch) != 1 || ch[0].Path != "/usr/lib/libfoo.so.1" || ch[0].Kind != Modified {
+		t.Errorf("layer changes %+v", ch)
+	}
+	for _, c := range rep.Containers {
+		if len(c.Changes) != 0 {
+			t.Errorf("container %s has drift %+v: the layer's change is the layer's, reported once", c.Name, c.Changes)
+		}
+	}
+}

@@ -487,9 +487,12 @@ func (p *Part) report(w *watched, ch Change, writer *state.Process, pid int32, n
 	if writer != nil && writer.ContainerID != "" && writer.ContainerID != w.c.ID && p.env.Containers != nil {
 		p.wait(writer.ContainerID, describeWait) // so container.* name the writer's container
 	}
+	p.mu.Lock() // describe may be naming the container from another goroutine
 	f.ContainerName, f.ContainerImage = w.c.Name, w.c.Image
+	label := w.c.Label()
+	p.mu.Unlock()
 	f.Writer = describeWriter(writer, pid)
-	f.Summary = fmt.Sprintf("%s %s in container %s (%s)", f.Change, f.Path, w.c.Label(), container.ShortID(w.c.ID))
+	f.Summary = fmt.Sprintf("%s %s in container %s (%s)", f.Change, f.Path, label, container.ShortID(w.c.ID))
 	if writer != nil && writer.ContainerID != w.c.ID {
 		f.Summary += " by " + f.Writer
 	}
@@ -503,7 +506,10 @@ func (p *Part) report(w *watched, ch Change, writer *state.Process, pid int32, n
 // describe fills in the container's name and image once the runtime
 // told the registry.
 func (p *Part) describe(c *Container) {
-	if c.Name != "" || p.env.Containers == nil {
+	p.mu.Lock()
+	named := c.Name != ""
+	p.mu.Unlock()
+	if named || p.env.Containers == nil {
 		return
 	}
 	if info := p.wait(c.ID, describeWait); info != nil {
