@@ -11,7 +11,9 @@
 #   live    scripts/bench-live.sh 300000 (per open+close cost, and 600k
 #           events/s for 30 s with the stable rules)
 #   burst   scripts/bench-burst.sh exec find unpack (default rules)
-# Usage: scripts/bench-compare.sh [PART...]   (default: all five)
+#   fim     scripts/bench-fim.sh 3: baseline vs aide --init, container
+#           check, real-time cost (issue 13; not in the default parts)
+# Usage: scripts/bench-compare.sh [PART...]   (default: the first five)
 # Environment: BENCH_OUT (default docs/performance.md), BENCH_QUICK=1 (1M
 # and 5M replays, one scan run, unhide bounded at 60 s: a shorter check of
 # the script itself; the table says so).
@@ -58,9 +60,10 @@ part_replay() {
 }
 part_live() { bash scripts/bench-live.sh 300000; }
 part_burst() { BENCH_REPS=2 bash scripts/bench-burst.sh exec find unpack; }
+part_fim() { bash scripts/bench-fim.sh 3; }
 
 for p in "${parts[@]}"; do
-	declare -F "part_$p" >/dev/null || { echo "bench-compare: unknown part $p (engine scan replay live burst)" >&2; exit 2; }
+	declare -F "part_$p" >/dev/null || { echo "bench-compare: unknown part $p (engine scan replay live burst fim)" >&2; exit 2; }
 	echo "== bench-compare: $p"
 	"part_$p"
 done
