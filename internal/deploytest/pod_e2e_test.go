@@ -138,8 +138,9 @@ func (a chartAgent) log() string {
 // playChartAgent renders the chart for tier (the agent's image, the
 // podman API socket for container names), plays the DaemonSet's pod as
 // podman 4.3 can, checks the privileges the runtime applied, and waits
-// until the readiness probe's endpoint answers.
-func playChartAgent(t *testing.T, tier string) chartAgent {
+// until the readiness probe's endpoint answers. truesight is YAML added
+// under falco.truesight in the values (indented by four spaces).
+func playChartAgent(t *testing.T, tier, truesight string) chartAgent {
 	t.Helper()
 	requireHelm(t)
 	im := buildAgentImage(t)
@@ -159,7 +160,7 @@ falco:
       docker_sockets: [%s]
       containerd_sockets: []
       cri_sockets: []
-`, tier, im.tag, sock), 0o600); err != nil {
+%s`, tier, im.tag, sock, truesight), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := RenderWith(moduleRoot(t), values)
@@ -202,6 +203,22 @@ falco:
 	cms, err := o.VolumeConfigMaps(pod)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// kube play keeps a ConfigMap's files in a podman volume of the
+	// ConfigMap's name, shared by every play and left behind: the test's
+	// own names, removed at the end.
+	for i, v := range pod.Spec.Volumes {
+		if v.ConfigMap == nil {
+			continue
+		}
+		name := a.pod + "-" + v.ConfigMap.Name
+		for _, cm := range cms {
+			if cm.Name == v.ConfigMap.Name {
+				cm.Name = name
+			}
+		}
+		pod.Spec.Volumes[i].ConfigMap.Name = name
+		t.Cleanup(func() { _ = exec.Command("podman", "volume", "rm", "-f", name).Run() })
 	}
 	manifest, err := Manifest(append([]any{pod}, anys(cms)...)...)
 	if err != nil {
@@ -305,7 +322,7 @@ func playSeedPod(t *testing.T) (sidecar, nginx, target string) {
 func TestChartPodCatchesTheSeedScenarioWithTheDetectTier(t *testing.T) {
 	began := time.Now()
 	step := func(what string) { t.Logf("%5.1fs %s", time.Since(began).Seconds(), what) }
-	a := playChartAgent(t, "detect")
+	a := playChartAgent(t, "detect", "")
 	if n := len(a.sc.Capabilities.Add); n != 6 {
 		t.Fatalf("the detect tier adds %d capabilities, want 6: %v", n, a.sc.Capabilities.Add)
 	}
@@ -384,7 +401,9 @@ func anys[T any](xs []T) []any {
 // /proc/<pid>/root fails with EPERM, and the agent's log says it denied
 // it, naming the writer and the target container.
 func TestChartEnforcePodDeniesTheSeedWrite(t *testing.T) {
-	a := playChartAgent(t, "enforce")
+	// Only the test's own pod is protected: every open on a marked
+	// filesystem waits for this agent, and other tests share the machine.
+	a := playChartAgent(t, "enforce", "    enforce:\n      selectors: [{name: ts-kube-shared-*}]\n")
 	if !slices.Contains(a.sc.Capabilities.Add, "SYS_ADMIN") || !slices.Contains(a.sc.Capabilities.Add, "KILL") {
 		t.Fatalf("the enforce tier's capabilities: %v", a.sc.Capabilities.Add)
 	}
