@@ -1,7 +1,6 @@
 package preflight
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/truesightsec/truesight/internal/node"
+	"github.com/truesightsec/truesight/internal/sensor"
 )
 
 // Status is the outcome of one check.
@@ -121,7 +121,7 @@ func Run(opts Options) *Report {
 		opts.Tier = Detect
 	}
 	root := node.Root(opts.HostRoot)
-	caps, capErr := effectiveCaps()
+	caps, capErr := sensor.EffectiveCaps()
 	major, minor, kernel := kernelVersion()
 	r := &Report{}
 	r.Checks = append(r.Checks, checkKernel(major, minor, kernel), checkBTF(root))
@@ -138,7 +138,7 @@ func Run(opts Options) *Report {
 // the detect tier's capabilities, bpf()), quickly: no sockets, no probes
 // of optional features.
 func Required(hostRoot string) *Report {
-	caps, capErr := effectiveCaps()
+	caps, capErr := sensor.EffectiveCaps()
 	major, minor, kernel := kernelVersion()
 	r := &Report{}
 	r.Checks = append(r.Checks, checkKernel(major, minor, kernel), checkBTF(node.Root(hostRoot)))
@@ -250,23 +250,6 @@ var enforceCaps = []capability{
 	{"CAP_KILL", capKill, "stop a process of any user that renamed or linked over a protected file before the file is restored"},
 }
 
-func effectiveCaps() (uint64, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "CapEff:"); ok {
-			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, errors.New("no CapEff line in /proc/self/status")
-}
 
 const addCap = "add it to the container's securityContext.capabilities.add (the chart's %s tier does)"
 

@@ -499,7 +499,7 @@ func checkPrerequisites() error {
 	if _, err := os.Stat(btfPath); err != nil {
 		return fmt.Errorf("sensor: kernel BTF missing (%s): the kernel needs CONFIG_DEBUG_INFO_BTF=y for CO-RE: %w", btfPath, err)
 	}
-	eff, err := effectiveCaps()
+	eff, err := EffectiveCaps()
 	if err != nil {
 		return fmt.Errorf("sensor: read capabilities: %w", err)
 	}
@@ -510,7 +510,9 @@ func checkPrerequisites() error {
 	return nil
 }
 
-func effectiveCaps() (uint64, error) {
+// EffectiveCaps returns this process's effective capability set, one bit
+// per CAP_* number, as /proc/self/status reports it.
+func EffectiveCaps() (uint64, error) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0, err

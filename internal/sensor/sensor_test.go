@@ -138,7 +138,7 @@ func TestExecRecord(t *testing.T) {
 	if p.NS.Mnt != nsInode(t, os.Getpid(), "mnt") || p.NS.Pid != nsInode(t, os.Getpid(), "pid") || p.NS.Net != nsInode(t, os.Getpid(), "net") {
 		t.Errorf("NS = %+v", p.NS)
 	}
-	caps, _ := effectiveCaps()
+	caps, _ := EffectiveCaps()
 	if p.UID != 0 || p.EUID != 0 || p.CapEffective != caps || p.KernelThread {
 		t.Errorf("UID %d EUID %d CapEffective %#x (ours %#x) KernelThread %v", p.UID, p.EUID, p.CapEffective, caps, p.KernelThread)
 	}
