@@ -93,14 +93,7 @@ func (f *fimFlags) open(cmd *cobra.Command, readOnly, wantContainers bool) (*fim
 		}
 	}
 	s.hostPaths, s.notes = resolveHostPaths(paths)
-	s.mon.Walk.Exclude = nil
-	for _, p := range s.hostPaths {
-		for _, x := range fc.Exclude {
-			if rel, ok := strings.CutPrefix(x, p+"/"); ok {
-				s.mon.Walk.Exclude = append(s.mon.Walk.Exclude, "/"+rel)
-			}
-		}
-	}
+	s.mon.HostExclude = fc.Exclude
 	if wantContainers && fc.Containers && !f.noContainers {
 		if err := s.findContainers(cmd, f, cfg); err != nil {
 			s.close()

@@ -44,6 +44,22 @@ type Container struct {
 type Monitor struct {
 	Store *Store
 	Walk  WalkOptions
+	// HostExclude are absolute host paths not walked in host trees
+	// (truesight.fim.exclude); layers and upper layers are walked whole.
+	HostExclude []string
+}
+
+// hostWalk is m.Walk for the host tree at root: its excludes made
+// relative to root.
+func (m *Monitor) hostWalk(root string) WalkOptions {
+	opts := m.Walk
+	opts.Exclude = slices.Clone(opts.Exclude)
+	for _, x := range m.HostExclude {
+		if rel, ok := strings.CutPrefix(filepath.Clean(x), root+"/"); ok {
+			opts.Exclude = append(opts.Exclude, "/"+rel)
+		}
+	}
+	return opts
 }
 
 // LayerID is the identity of a lower layer: its directory with symlinks
@@ -80,7 +96,7 @@ func (m *Monitor) collect(ctx context.Context, root string, opts WalkOptions) ([
 // path, replacing an older one.
 func (m *Monitor) BaselineHost(ctx context.Context, root string) (*Baseline, error) {
 	root = filepath.Clean(root)
-	entries, err := m.collect(ctx, root, m.Walk)
+	entries, err := m.collect(ctx, root, m.hostWalk(root))
 	if err != nil {
 		return nil, fmt.Errorf("baseline %s: %w", root, err)
 	}
@@ -330,6 +346,9 @@ func (m *Monitor) Verify(ctx context.Context, bl *Baseline, rehash bool) ([]Chan
 		return nil, err
 	}
 	opts := m.Walk
+	if bl.Kind == "host" {
+		opts = m.hostWalk(bl.Path)
+	}
 	if !rehash {
 		opts.Reuse = func(e *Entry) string {
 			if o := base[e.Path]; o != nil && o.Type == TypeFile && o.Size == e.Size && o.Mtime == e.Mtime && o.Ctime == e.Ctime && o.Inode == e.Inode {

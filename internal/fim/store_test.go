@@ -209,3 +209,27 @@ func TestATruncatedOrCorruptDatabaseIsAClearErrorNotAPanic(t *testing.T) {
 		})
 	}
 }
+
+func TestExcludedHostPathsAreNotWalkedAndOnlyInTheirOwnTree(t *testing.T) {
+	s, _, _ := newStore(t)
+	root := t.TempDir()
+	other := t.TempDir()
+	for _, d := range []string{root, other} {
+		must(t, os.WriteFile(filepath.Join(d, "mtab"), []byte("x"), 0o644))
+		must(t, os.WriteFile(filepath.Join(d, "kept"), []byte("y"), 0o644))
+	}
+	m := &Monitor{Store: s, HostExclude: []string{filepath.Join(root, "mtab")}}
+	bl, err := m.BaselineHost(context.Background(), root)
+	must(t, err)
+	bl2, err := m.BaselineHost(context.Background(), other)
+	must(t, err)
+	if bl.Entries != 2 || bl2.Entries != 3 {
+		t.Errorf("entries %d and %d, want 2 (root, kept) and 3", bl.Entries, bl2.Entries)
+	}
+	must(t, os.WriteFile(filepath.Join(root, "mtab"), []byte("changed"), 0o644))
+	cs, err := m.Verify(context.Background(), bl, false)
+	must(t, err)
+	if len(cs) != 0 {
+		t.Errorf("a change of an excluded file is reported: %+v", cs)
+	}
+}
