@@ -250,7 +250,6 @@ var enforceCaps = []capability{
 	{"CAP_KILL", capKill, "stop a process of any user that renamed or linked over a protected file before the file is restored"},
 }
 
-
 const addCap = "add it to the container's securityContext.capabilities.add (the chart's %s tier does)"
 
 func checkCaps(tier Tier, caps uint64, capErr error, major, minor int) []Check {
