@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -136,18 +135,8 @@ runtime's socket is not reachable.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			reg := container.NewRegistry(opts)
-			ctx, cancel := context.WithCancel(cmd.Context())
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				_ = reg.Run(ctx)
-			}()
-			defer func() { cancel(); <-done }()
-			select {
-			case <-reg.Synced():
-			case <-time.After(waitFor):
-			}
+			reg, stopReg := startRegistry(cmd.Context(), opts, waitFor)
+			defer stopReg()
 
 			if procRoot == "" {
 				procRoot = node.Root(opts.HostRoot).Path("/proc")

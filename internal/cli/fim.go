@@ -131,18 +131,8 @@ func (s *fimSession) findContainers(cmd *cobra.Command, f *fimFlags, cfg *config
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	reg := container.NewRegistry(copts)
-	ctx, cancel := context.WithCancel(cmd.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = reg.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
-	select {
-	case <-reg.Synced():
-	case <-time.After(f.waitFor):
-	}
+	reg, stopReg := startRegistry(cmd.Context(), copts, f.waitFor)
+	defer stopReg()
 	s.containers, s.errs = fim.Running(filepath.Join("/", copts.HostRoot, "proc"), reg.Lookup)
 	if len(f.only) > 0 {
 		s.containers = slices.DeleteFunc(s.containers, func(c *fim.Container) bool {

@@ -131,23 +131,13 @@ func postureRunning(cmd *cobra.Command, rep *posture.Report, rf *runtimeFlags, c
 	if sysRoot == "" {
 		sysRoot = filepath.Join("/", copts.HostRoot, "sys")
 	}
-	reg := container.NewRegistry(copts)
-	ctx, cancel := context.WithCancel(cmd.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = reg.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
 	// The runtimes get until the deadline to describe every container:
 	// names and images make the report readable, the checks do not need
 	// them.
-	wctx, wcancel := context.WithTimeout(ctx, waitFor)
+	wctx, wcancel := context.WithTimeout(cmd.Context(), waitFor)
 	defer wcancel()
-	select {
-	case <-reg.Synced():
-	case <-wctx.Done():
-	}
+	reg, stopReg := startRegistry(cmd.Context(), copts, waitFor)
+	defer stopReg()
 	// Ask for every container at once (the registry fetches side by
 	// side), then take the answers in turn.
 	if procs, err := container.ScanProcs(procRoot); err == nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/truesightsec/truesight/internal/agent"
-	"github.com/truesightsec/truesight/internal/container"
 	"github.com/truesightsec/truesight/internal/engine"
 	"github.com/truesightsec/truesight/internal/fields"
 	"github.com/truesightsec/truesight/internal/node"
@@ -116,15 +114,8 @@ Exits 0 when nothing was found, 1 when a rule raised an alert, 2 on error.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			reg := container.NewRegistry(copts)
-			regCtx, stopReg := context.WithCancel(ctx)
-			regDone := make(chan struct{})
-			go func() { _ = reg.Run(regCtx); close(regDone) }()
-			defer func() { stopReg(); <-regDone }()
-			select {
-			case <-reg.Synced():
-			case <-time.After(2 * time.Second):
-			}
+			reg, stopReg := startRegistry(ctx, copts, 2*time.Second)
+			defer stopReg()
 			opts.Containers = reg.Lookup
 			opts.HostRoot = copts.HostRoot
 			opts.ProcPath = node.Root(copts.HostRoot).Path("/proc")
