@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/truesightsec/truesight/internal/deploytest"
 	"github.com/truesightsec/truesight/internal/posture"
 	"github.com/truesightsec/truesight/internal/testenv"
 )
@@ -175,8 +176,8 @@ func readFile(t *testing.T, p string) string {
 // seed's pod, on stdin: findings point at lines of what the tool printed.
 func TestPostureReadsHelmAndKustomizeOnStdin(t *testing.T) {
 	tools := map[string][]string{}
-	if _, err := exec.LookPath("helm"); err == nil {
-		tools["helm"] = []string{"helm", "template", "ts", "../../deploy/helm/truesight"}
+	if helm, err := deploytest.Helm(); err == nil {
+		tools["helm"] = []string{helm, "template", "ts", "../../" + deploytest.Chart}
 	}
 	if _, err := exec.LookPath("kubectl"); err == nil {
 		dir := t.TempDir()
