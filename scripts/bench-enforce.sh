@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of protection (issue 14, docs/enforce.md), on this machine:
+# Benchmark of protection (issue 14, docs/enforcement.md), on this machine:
 #   1. The latency of one open (+ close) on a tmpfs in a private mount
 #      namespace (never a host filesystem): unmarked, marked by the guard
 #      for an unprotected path (first open asks, later ones are ignored by

@@ -17,7 +17,7 @@ import (
 func newEnforceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "enforce",
-		Short: "Protection of the loader's configuration (docs/enforce.md)",
+		Short: "Protection of the loader's configuration (docs/enforcement.md)",
 	}
 	var cfgf configFlags
 	status := &cobra.Command{

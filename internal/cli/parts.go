@@ -41,7 +41,7 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&f.enforce, "enforce", false, "deny writes to the loader's configuration (truesight.enforce.enabled=true, truesight.enforce.mode=enforce); docs/enforce.md")
+	cmd.Flags().BoolVar(&f.enforce, "enforce", false, "deny writes to the loader's configuration (truesight.enforce.enabled=true, truesight.enforce.mode=enforce); docs/enforcement.md")
 }
 
 // overrides are the configuration keys the flags set.

@@ -10,7 +10,7 @@ import (
 
 // Enforce is truesight.enforce: which files `truesight run` protects from
 // writes, where, and whether it denies the writes (enforce) or only
-// alerts on them (detect). docs/enforce.md describes the model.
+// alerts on them (detect). docs/enforcement.md describes the model.
 type Enforce struct {
 	// Enabled runs protection inside `truesight run` (--enforce sets it).
 	Enabled bool `yaml:"enabled"`

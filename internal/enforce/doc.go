@@ -7,5 +7,5 @@
 // is always allowed. What permission events cannot stop (rename, link,
 // unlink onto a protected path) is undone: the process is killed and the
 // file restored from the copy taken when protection started.
-// docs/enforce.md describes the model and its limits.
+// docs/enforcement.md describes the model and its limits.
 package enforce
