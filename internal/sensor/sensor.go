@@ -24,7 +24,7 @@ import (
 // DefaultRingBufferSize is the ring buffer size when Options leaves it 0.
 const DefaultRingBufferSize = 8 << 20
 
-// The kernel side wakes the reader for syscall records only once
+// The kernel side wakes the reader for records of every kind only once
 // 1/wakeupFraction of the ring buffer is pending; pollInterval bounds how
 // long a record can wait before Read picks it up anyway, and how long Read
 // takes to notice a cancelled context.
@@ -267,9 +267,9 @@ func (s *Sensor) attach() error {
 // returns ctx.Err() as soon as ctx is done, even while records keep coming,
 // and os.ErrClosed (wrapped) after Close.
 // Records come in the order the kernel wrote them, across all CPUs. To
-// spare the traced processes a wakeup per syscall, a quiet system's syscall
-// records reach Read up to 25 ms late; a process record (exec, fork,
-// exit) brings them, and itself, at once.
+// spare the traced processes (and the agent) a wakeup per record, a quiet
+// system's records reach Read up to 25 ms late; a busy one's as soon as
+// 1/32 of the ring buffer is pending.
 // Read is safe for concurrent use but serialises its callers.
 func (s *Sensor) Read(ctx context.Context, r *Record) error {
 	s.readMu.Lock()

@@ -920,17 +920,17 @@ static __always_inline void submit(struct ebuf *b)
 	struct rec_hdr *h = (void *)b->data;
 	struct stats *st = get_stats();
 	__u32 size = b->len;
-	__u64 flags = BPF_RB_FORCE_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
+	/* Every kind wakes the reader only when the pending data crosses the
+	 * threshold; below it the reader finds the records at its next poll
+	 * (pollInterval, 25 ms). A wakeup per exec cost the agent more CPU in
+	 * epoll_wait than all its work on an exec storm. */
 	h->size = size;
 	h->flags |= b->flags;
-	if (h->kind != KIND_EXEC) {
-		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-
-		flags = BPF_RB_NO_WAKEUP;
-		if (avail < wakeup_bytes && avail + size >= wakeup_bytes)
-			flags = BPF_RB_FORCE_WAKEUP;
-	}
+	if (avail < wakeup_bytes && avail + size >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, b->data, size & (DATA_SIZE - 1), flags)) {
 		if (st)
 			st->drops++;
