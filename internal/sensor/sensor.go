@@ -126,37 +126,15 @@ func Open(opts Options) (*Sensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sensor: options: %w", err)
 	}
-	if err := checkPrerequisites(); err != nil {
-		return nil, err
-	}
-
-	spec, err := loadSensorBPF()
-	if err != nil {
-		return nil, fmt.Errorf("sensor: load embedded BPF object: %w", err)
-	}
-	cpus, err := ebpf.PossibleCPU()
-	if err != nil {
-		return nil, fmt.Errorf("sensor: count CPUs: %w", err)
-	}
-	spec.Maps[sensorBPFMapEbufs].MaxEntries = uint32(cpus)
-	spec.Maps[sensorBPFMapEvents].MaxEntries = uint32(ringSize)
-	consts := map[string]uint32{
+	spec, err := prepareSpec(ringSize, map[string]uint32{
 		sensorBPFVarAgentTgid:    uint32(ignore),
 		sensorBPFVarCgroupHier:   hier,
 		sensorBPFVarFmodeBacking: fmodeBacking(),
 		sensorBPFVarWakeupBytes:  uint32(ringSize / wakeupFraction),
 		sensorBPFVarSnaplen:      snaplen,
-	}
-	for name, v := range consts {
-		if err := spec.Variables[name].Set(v); err != nil {
-			return nil, fmt.Errorf("sensor: set %s: %w", name, err)
-		}
-	}
-
-	// Kernels since 5.11 charge BPF memory to the cgroup; older ones need
-	// RLIMIT_MEMLOCK lifted. RemoveMemlock does nothing when not needed.
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("sensor: lift RLIMIT_MEMLOCK: %w", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	objs := new(objects)
 	if err := spec.LoadAndAssign(objs, nil); err != nil {
@@ -185,6 +163,39 @@ func Open(opts Options) (*Sensor, error) {
 	s.decoder = NewDecoder(off)
 	s.lastSync = time.Now()
 	return s, nil
+}
+
+// prepareSpec checks the prerequisites and returns the embedded object's
+// spec with one scratch buffer per CPU, a ring buffer of ringSize bytes (0
+// leaves it as compiled: the task iterator does not use it) and the
+// constants set, with RLIMIT_MEMLOCK lifted for the load.
+func prepareSpec(ringSize int, consts map[string]uint32) (*ebpf.CollectionSpec, error) {
+	if err := checkPrerequisites(); err != nil {
+		return nil, err
+	}
+	spec, err := loadSensorBPF()
+	if err != nil {
+		return nil, fmt.Errorf("sensor: load embedded BPF object: %w", err)
+	}
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("sensor: count CPUs: %w", err)
+	}
+	spec.Maps[sensorBPFMapEbufs].MaxEntries = uint32(cpus)
+	if ringSize > 0 {
+		spec.Maps[sensorBPFMapEvents].MaxEntries = uint32(ringSize)
+	}
+	for name, v := range consts {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("sensor: set %s: %w", name, err)
+		}
+	}
+	// Kernels since 5.11 charge BPF memory to the cgroup; older ones need
+	// RLIMIT_MEMLOCK lifted. RemoveMemlock does nothing when not needed.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("sensor: lift RLIMIT_MEMLOCK: %w", err)
+	}
+	return spec, nil
 }
 
 func (s *Sensor) configure(nrs []int) error {

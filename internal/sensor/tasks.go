@@ -8,7 +8,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 )
 
 // Tasks is the task iterator alone: the one program of the sensor that a
@@ -40,29 +39,14 @@ func OpenTasks(cgroupHier string) (*Tasks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sensor: options: %w", err)
 	}
-	if err := checkPrerequisites(); err != nil {
-		return nil, err
-	}
-	spec, err := loadSensorBPF()
-	if err != nil {
-		return nil, fmt.Errorf("sensor: load embedded BPF object: %w", err)
-	}
 	// Only the constants the iterator reads; the rest keep their defaults
 	// and belong to programs that are not loaded.
-	consts := map[string]uint32{
+	spec, err := prepareSpec(0, map[string]uint32{
 		sensorBPFVarCgroupHier:   hier,
 		sensorBPFVarFmodeBacking: fmodeBacking(),
-	}
-	for name, v := range consts {
-		if err := spec.Variables[name].Set(v); err != nil {
-			return nil, fmt.Errorf("sensor: set %s: %w", name, err)
-		}
-	}
-	if cpus, err := ebpf.PossibleCPU(); err == nil {
-		spec.Maps[sensorBPFMapEbufs].MaxEntries = uint32(cpus)
-	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("sensor: lift RLIMIT_MEMLOCK: %w", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	var objs taskObjects
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
