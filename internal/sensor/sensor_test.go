@@ -681,7 +681,11 @@ func TestThreadForkAndExit(t *testing.T) {
 	// script whose own activity would be taken for the test's).
 	py := python(t)
 	r := openSensor(t, Options{})
-	pid := run(t, "/", py, "-c", "import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()")
+	// join returns before the thread's task is gone; the script waits for
+	// the kernel to reap it, or the thread may be the group's last task
+	// (group_dead) when the leader exits first.
+	pid := run(t, "/", py, "-c", "import os, threading, time\nt = threading.Thread(target=lambda: None); t.start(); t.join()\n"+
+		"while len(os.listdir('/proc/self/task')) > 1: time.sleep(0.001)")
 	fork := r.wait(t, "thread creation", func(rec *Record) bool {
 		return rec.Kind == KindFork && rec.Tgid == uint32(pid) && rec.Tid != uint32(pid)
 	}).Process
