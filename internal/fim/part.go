@@ -308,12 +308,12 @@ func dirKey(fsid [2]int32, typ int32, handle []byte) string {
 	return string(b[:]) + string(handle)
 }
 
-// readWrites turns close-after-write events into pending changes.
-func (p *Part) readWrites(ctx context.Context) {
+// readEvents reads a fanotify group until ctx ends, handing each event
+// to handle.
+func (p *Part) readEvents(ctx context.Context, g *fanotify.Group, handle func(ev *fanotify.Event)) {
 	buf := make([]byte, 64<<10)
-	var pathBuf []byte
 	for ctx.Err() == nil {
-		n, err := p.writes.Read(buf)
+		n, err := g.Read(buf)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 				p.env.Log.Warn("fim: read fanotify", "err", err)
@@ -325,68 +325,63 @@ func (p *Part) readWrites(ctx context.Context) {
 			if b, err = fanotify.Parse(b, &ev); err != nil {
 				break
 			}
-			if ev.Fd < 0 {
-				continue // queue overflow: the next check finds what was lost
-			}
-			writer := writerOf(p.procRoot, ev.Pid)
-			var st unix.Stat_t
-			serr := unix.Fstat(int(ev.Fd), &st)
-			pathBuf, err = fanotify.FdPath(ev.Fd, pathBuf[:0])
-			_ = unix.Close(int(ev.Fd))
-			if serr != nil || err != nil {
-				continue
-			}
-			p.mu.Lock()
-			w := p.byDev[st.Dev]
-			p.mu.Unlock()
-			if w == nil {
-				continue
-			}
-			p.queue(w, strings.TrimSuffix(string(pathBuf), " (deleted)"), writer, ev.Pid)
+			handle(&ev)
 		}
 	}
+}
+
+// readWrites turns close-after-write events into pending changes.
+func (p *Part) readWrites(ctx context.Context) {
+	var pathBuf []byte
+	p.readEvents(ctx, p.writes, func(ev *fanotify.Event) {
+		if ev.Fd < 0 {
+			return // queue overflow: the next check finds what was lost
+		}
+		writer := writerOf(p.procRoot, ev.Pid)
+		var st unix.Stat_t
+		serr := unix.Fstat(int(ev.Fd), &st)
+		var err error
+		pathBuf, err = fanotify.FdPath(ev.Fd, pathBuf[:0])
+		_ = unix.Close(int(ev.Fd))
+		if serr != nil || err != nil {
+			return
+		}
+		p.mu.Lock()
+		w := p.byDev[st.Dev]
+		p.mu.Unlock()
+		if w == nil {
+			return
+		}
+		p.queue(w, strings.TrimSuffix(string(pathBuf), " (deleted)"), writer, ev.Pid)
+	})
 }
 
 // readDirs turns directory events (create, delete, rename, attributes)
 // into pending changes, and marks new directories of watched trees.
 func (p *Part) readDirs(ctx context.Context) {
-	buf := make([]byte, 64<<10)
-	for ctx.Err() == nil {
-		n, err := p.dirs.Read(buf)
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				p.env.Log.Warn("fim: read fanotify", "err", err)
+	p.readEvents(ctx, p.dirs, func(ev *fanotify.Event) {
+		var writer *state.Process
+		for i := range ev.Info {
+			in := &ev.Info[i]
+			if in.Name == nil || (in.Type != unix.FAN_EVENT_INFO_TYPE_DFID_NAME && in.Type != unix.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME && in.Type != unix.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME) {
+				continue
 			}
-			return
+			p.mu.Lock()
+			d, ok := p.byDir[dirKey(in.Fsid, in.HandleType, in.Handle)]
+			p.mu.Unlock()
+			if !ok {
+				continue
+			}
+			if writer == nil {
+				writer = writerOf(p.procRoot, ev.Pid)
+			}
+			rel := path.Join(d.rel, string(in.Name))
+			if ev.Mask&unix.FAN_ONDIR != 0 && ev.Mask&(unix.FAN_CREATE|unix.FAN_MOVED_TO) != 0 {
+				p.markTree(d.w, rel)
+			}
+			p.queue(d.w, rel, writer, ev.Pid)
 		}
-		for b := buf[:n]; len(b) > 0; {
-			var ev fanotify.Event
-			if b, err = fanotify.Parse(b, &ev); err != nil {
-				break
-			}
-			var writer *state.Process
-			for i := range ev.Info {
-				in := &ev.Info[i]
-				if in.Name == nil || (in.Type != unix.FAN_EVENT_INFO_TYPE_DFID_NAME && in.Type != unix.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME && in.Type != unix.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME) {
-					continue
-				}
-				p.mu.Lock()
-				d, ok := p.byDir[dirKey(in.Fsid, in.HandleType, in.Handle)]
-				p.mu.Unlock()
-				if !ok {
-					continue
-				}
-				if writer == nil {
-					writer = writerOf(p.procRoot, ev.Pid)
-				}
-				rel := path.Join(d.rel, string(in.Name))
-				if ev.Mask&unix.FAN_ONDIR != 0 && ev.Mask&(unix.FAN_CREATE|unix.FAN_MOVED_TO) != 0 {
-					p.markTree(d.w, rel)
-				}
-				p.queue(d.w, rel, writer, ev.Pid)
-			}
-		}
-	}
+	})
 }
 
 // settle is how long a path must stay quiet before it is judged, so a
