@@ -126,15 +126,27 @@ func TestAnOpenNotDecidedWithinTheDeadlineIsAllowedAndReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	preload := filepath.Join(dir, "etc/ld.so.preload")
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), writerEnv+"="+preload)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("writer: %v: %s; block %+v", err, out, nextBlock(t, blocks))
+	// Hashing usually takes longer than 1ms, but a machine may finish it
+	// before the watchdog runs: a write decided in time (denied) is tried
+	// again, up to five times.
+	var b *enforce.Block
+	for try := 1; ; try++ {
+		cmd := exec.Command(self)
+		cmd.Env = append(os.Environ(), writerEnv+"="+preload)
+		out, err := cmd.CombinedOutput()
+		b = nextBlock(t, blocks)
+		if err == nil {
+			break
+		}
+		if b.Action != enforce.ActionDenied || try == 5 {
+			t.Fatalf("writer (try %d): %v: %s; block %+v", try, err, out, b)
+		}
+		t.Logf("try %d: decided within the deadline (denied); again", try)
 	}
 	if got, _ := os.ReadFile(preload); string(got) != "late\n" {
 		t.Errorf("/etc/ld.so.preload = %q, want the write allowed by the deadline", got)
 	}
-	if b := nextBlock(t, blocks); b.Action != enforce.ActionTimeout || b.Path != "/etc/ld.so.preload" || b.Writer.Exe != self {
+	if b.Action != enforce.ActionTimeout || b.Path != "/etc/ld.so.preload" || b.Writer.Exe != self {
 		t.Fatalf("block = %+v", b)
 	}
 	if g.Counters.Timeouts.Load() != 1 {
